@@ -1,5 +1,6 @@
 //! ami3: the JWST NIRISS AMI stage-3 pipeline (`calwebb_ami3`) as a library that builds natively
 //! and for WebAssembly. Science lives here; JavaScript only moves bytes (see `wasm`).
 
+pub mod analyze;
 pub mod error;
-pub mod fits;
+pub mod niriss;

@@ -1,0 +1,3 @@
+//! NIRISS constants: mask geometry, filters, detector facts. Units are in the names.
+
+pub mod mask;
