@@ -1,0 +1,569 @@
+//! `ami_analyze` of one exposure (upstream.md §5.3–5.9, ami3.md §3–4): pre-processing (reference
+//! rows, outliers, crop, Fourier bad-pixel fix), then per integration centroid, model basis,
+//! fit and observables, then the average over integrations with errors. What is fixed for the
+//! exposure (bandpass, geometry, affine, bad-pixel support, centroid plan) is built once.
+
+use super::affine::Affine2d;
+use super::bandpass;
+use super::bpfix::BadPixelFixer;
+use super::centroid::Centroider;
+use super::lgmodel::{BandpassSample, LgModel};
+use super::observables::{Observables, Orders};
+use super::propagate::propagate_errors;
+use super::rotation::{find_rotation_deg, search_grid_deg};
+use super::solve::fit;
+use super::stats::{average_integrations, median, population_std, ObservableSet};
+use crate::error::{Error, Result};
+use crate::niriss::mask::{MaskGeometry, N_HOLES};
+use crate::products::exposure::{CalExposure, DO_NOT_USE, JUMP_DET};
+use crate::products::reffiles::{NrmReference, Throughput};
+use ndarray::{ArrayView2, ArrayViewMut2};
+use rayon::prelude::*;
+
+/// How the pupil distortion is chosen (`affine2d`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum AffineChoice {
+    /// jwst's commissioning values (the default).
+    Commissioning,
+    /// No distortion given: search for the rotation (`affine2d = none`).
+    Search,
+    /// A user distortion.
+    Given(Affine2d),
+}
+
+/// The parameters of `ami_analyze`, with upstream's names and defaults (upstream.md §5.2).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnalyzeParams {
+    pub oversample: usize,
+    /// Extra pupil rotation (degrees, counter-clockwise) composed with the distortion; with the
+    /// rotation search it centres the search grid.
+    pub rotation_deg: f64,
+    /// (x, y) offset of the simulated PSF in the rotation search, detector pixels.
+    pub psf_offset: (f64, f64),
+    /// Rotation search start, stop, step (degrees).
+    pub rotation_search_deg: (f64, f64, f64),
+    /// User bandpass overriding the throughput file.
+    pub bandpass: Option<Vec<BandpassSample>>,
+    pub usebp: bool,
+    pub firstfew: Option<usize>,
+    /// Hole indices to use (None: all seven).
+    pub chooseholes: Option<Vec<usize>>,
+    pub affine2d: AffineChoice,
+    pub run_bpfix: bool,
+}
+
+impl Default for AnalyzeParams {
+    fn default() -> Self {
+        AnalyzeParams {
+            oversample: 3,
+            rotation_deg: 0.0,
+            psf_offset: (0.0, 0.0),
+            rotation_search_deg: (-3.0, 3.0, 1.0),
+            bandpass: None,
+            usebp: true,
+            firstfew: None,
+            chooseholes: None,
+            affine2d: AffineChoice::Commissioning,
+            run_bpfix: true,
+        }
+    }
+}
+
+/// Reference data for the analysis.
+#[derive(Debug, Clone, Default)]
+pub struct References {
+    pub throughput: Option<Throughput>,
+    pub nrm: Option<NrmReference>,
+}
+
+/// The fit of one integration.
+#[derive(Debug, Clone)]
+pub struct IntegrationFit {
+    pub observables: Observables,
+    /// Coefficients normalised by the flux term (s0 = 1), upstream's SOLNS.
+    pub coeffs_norm: Vec<f64>,
+    /// Centroid (x = column, y = row) relative to the crop centre, pixels.
+    pub centroid_px: (f64, f64),
+    /// Cropped, corrected data; model; residual (data - model, NaN where excluded). n x n.
+    pub data: Vec<f64>,
+    pub model: Vec<f64>,
+    pub residual: Vec<f64>,
+    /// Coefficient covariance, when it was propagated (single-integration exposures).
+    pub errors: Option<ObservableSet>,
+}
+
+/// Everything `ami_analyze` found for one exposure.
+#[derive(Debug, Clone)]
+pub struct ExposureAnalysis {
+    pub exposure_name: String,
+    pub root: String,
+    pub geometry: MaskGeometry,
+    pub orders: Orders,
+    pub bandpass: Vec<BandpassSample>,
+    pub affine: Affine2d,
+    pub pixscale_rad: f64,
+    /// Side of the cropped image.
+    pub n: usize,
+    pub integrations: Vec<IntegrationFit>,
+    /// Average over integrations with errors.
+    pub average: ObservableSet,
+    /// Things the user should know (defaults used, firstfew ignored, ...).
+    pub notes: Vec<String>,
+}
+
+/// Rasterised NRM pupil (used when no NRM reference file is given): the holes of `geometry`
+/// as hexagons on `size` x `size` pixels spanning `diameter_m`, rows along c0, flats
+/// perpendicular to the row axis (upstream.md §7.7).
+pub fn rasterise_pupil(geometry: &MaskGeometry, size: usize, diameter_m: f64) -> Vec<f64> {
+    let pix = diameter_m / size as f64;
+    let half = geometry.hole_flat_to_flat_m / 2.0;
+    let s3 = 3f64.sqrt();
+    let mut out = vec![0.0; size * size];
+    for r in 0..size {
+        let y = (r as f64 + 0.5 - size as f64 / 2.0) * pix;
+        for c in 0..size {
+            let x = (c as f64 + 0.5 - size as f64 / 2.0) * pix;
+            for h in &geometry.centres_inst_m {
+                let (dr, dc) = ((y - h[0]).abs(), (x - h[1]).abs());
+                // flats at |dr| = half; slanted edges: dr/2 + dc*sqrt3/2 <= half
+                if dr <= half && 0.5 * dr + 0.5 * s3 * dc <= half {
+                    out[r * size + c] = 1.0;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Analyses one exposure. `progress(done, total)` is called after each integration.
+pub fn analyze_exposure(
+    exposure: &CalExposure,
+    refs: &References,
+    params: &AnalyzeParams,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<ExposureAnalysis> {
+    let file = exposure.file_name.as_str();
+    let fail = |p: String| Error::new(file, p);
+    let mut notes = Vec::new();
+    if params.oversample == 0 || params.oversample % 2 == 0 {
+        return Err(fail(format!(
+            "oversample must be an odd positive integer, got {}",
+            params.oversample
+        )));
+    }
+
+    // geometry from the NRM reference file (or the design values) and the hole subset
+    let holes: Vec<usize> = params
+        .chooseholes
+        .clone()
+        .unwrap_or_else(|| (0..N_HOLES).collect());
+    let geometry = match &refs.nrm {
+        Some(nrm) => {
+            MaskGeometry::from_design(&nrm.design_centres_m, nrm.hole_flat_to_flat_m, &holes)
+        }
+        None => {
+            notes.push(
+                "no NRM reference file: using the as-designed mask geometry (0.80 m holes)".into(),
+            );
+            let d = MaskGeometry::default_all_holes();
+            MaskGeometry::from_design(
+                &crate::niriss::mask::DESIGN_CENTRES_M,
+                d.hole_flat_to_flat_m,
+                &holes,
+            )
+        }
+    };
+    let orders = Orders::new(geometry.n_holes());
+
+    // bandpass: user's, else from the throughput table
+    let filter = exposure.keyword("FILTER").unwrap_or_default();
+    let bandpass = match (&params.bandpass, &refs.throughput) {
+        (Some(bp), _) => bp.clone(),
+        (None, Some(t)) => bandpass::from_throughput(&t.wavelength_angstrom, &t.throughput)
+            .map_err(|e| fail(format!("throughput reference file: {e}")))?,
+        (None, None) => {
+            let (wl, th) = crate::niriss::throughput::builtin_throughput(&filter)
+                .map_err(|e| fail(e.problem))?;
+            notes.push(format!(
+                "no throughput reference file: using the built-in {filter} curve"
+            ));
+            bandpass::from_throughput(&wl, &th).map_err(|e| fail(e))?
+        }
+    };
+
+    // pixel scale
+    let ((sx, sy), defaulted) = exposure.pixel_scale_deg();
+    if defaulted {
+        notes.push("no CD/CDELT keywords in the SCI header: using 65.6 mas per pixel".into());
+    }
+    let pixscale_rad = (0.5 * (sx + sy)).to_radians();
+
+    // integrations in use, SUB80 extraction of full frames
+    let mut nint = exposure.nint;
+    if let Some(f) = params.firstfew {
+        if exposure.nint > 1 {
+            if f == 0 {
+                return Err(fail("firstfew must be at least 1".into()));
+            }
+            if f < exposure.nint {
+                nint = f;
+            } else {
+                notes.push(format!(
+                    "firstfew = {f} is not below the {} integrations: all are used",
+                    exposure.nint
+                ));
+            }
+        }
+    }
+    let full = exposure
+        .keyword("SUBARRAY")
+        .is_some_and(|s| s.eq_ignore_ascii_case("FULL"));
+    let (row0, col0, ny, nx) = if full {
+        if exposure.ny < 80 || exposure.nx < 1124 {
+            return Err(fail(format!(
+                "SUBARRAY is FULL but the image is {}x{}",
+                exposure.ny, exposure.nx
+            )));
+        }
+        (0, 1044, 80, 80)
+    } else {
+        (0, 0, exposure.ny, exposure.nx)
+    };
+    let cube = |arr: &[f64], k: usize, r: usize, c: usize| {
+        arr[(k * exposure.ny + row0 + r) * exposure.nx + col0 + c]
+    };
+    let cube_dq = |k: usize, r: usize, c: usize| {
+        exposure.dq[(k * exposure.ny + row0 + r) * exposure.nx + col0 + c]
+    };
+
+    // affine distortion, possibly from the rotation search on the untrimmed median image
+    let base_affine = match &params.affine2d {
+        AffineChoice::Commissioning => Affine2d::commissioning(),
+        AffineChoice::Given(a) => *a,
+        AffineChoice::Search => {
+            let (start, stop, step) = params.rotation_search_deg;
+            let grid: Vec<f64> = search_grid_deg(start, stop, step)
+                .map_err(fail)?
+                .into_iter()
+                .map(|g| g + params.rotation_deg)
+                .collect();
+            let mut med = vec![0.0; ny * nx];
+            for r in 0..ny {
+                for c in 0..nx {
+                    let v: Vec<f64> = (0..nint).map(|k| cube(&exposure.sci, k, r, c)).collect();
+                    med[r * nx + c] = if v.iter().any(|x| x.is_nan()) {
+                        f64::NAN
+                    } else {
+                        median(&v)
+                    };
+                }
+            }
+            let filled = fill_nans_with_neighbour_median(&med, ny, nx);
+            let model = LgModel::new(
+                geometry.clone(),
+                bandpass.clone(),
+                Affine2d::ideal(),
+                pixscale_rad,
+                params.oversample,
+                nx,
+            );
+            let rot = find_rotation_deg(&model, &filled, ny, nx, params.psf_offset, &grid)
+                .map_err(fail)?;
+            notes.push(format!("rotation search found {rot:.4} degrees"));
+            Affine2d::rotation(rot.to_radians())
+        }
+    };
+    let affine = if params.rotation_deg != 0.0 && params.affine2d != AffineChoice::Search {
+        compose_rotation(&base_affine, params.rotation_deg.to_radians())
+    } else {
+        base_affine
+    };
+
+    // drop the 4 reference rows, flag temporal outliers, crop around the median peak
+    let ref_rows = 4.min(ny.saturating_sub(9));
+    let ty = ny - ref_rows;
+    let mut data = vec![0.0; nint * ty * nx];
+    let mut dq = vec![0u32; nint * ty * nx];
+    let mut err = exposure.err.as_ref().map(|_| vec![0.0; nint * ty * nx]);
+    for k in 0..nint {
+        for r in 0..ty {
+            for c in 0..nx {
+                let i = (k * ty + r) * nx + c;
+                data[i] = cube(&exposure.sci, k, r + ref_rows, c);
+                dq[i] = cube_dq(k, r + ref_rows, c);
+                if let (Some(e), Some(src)) = (err.as_mut(), exposure.err.as_ref()) {
+                    e[i] = cube(src, k, r + ref_rows, c);
+                }
+            }
+        }
+    }
+    let mut med = vec![f64::NAN; ty * nx];
+    for p in 0..ty * nx {
+        let v: Vec<f64> = (0..nint)
+            .map(|k| data[k * ty * nx + p])
+            .filter(|x| x.is_finite())
+            .collect();
+        if v.is_empty() {
+            continue;
+        }
+        let m = median(&v);
+        let s = population_std(&v);
+        med[p] = m;
+        for k in 0..nint {
+            let i = k * ty * nx + p;
+            // upstream adds 1 to the DQ value, which can carry into other bits (§8.2 item 9)
+            if data[i] - m > 10.0 * s {
+                dq[i] |= DO_NOT_USE;
+            }
+        }
+    }
+    let peak = med
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| v.is_finite())
+        .fold(None, |best: Option<(usize, f64)>, (i, &v)| match best {
+            Some((_, b)) if b >= v => best,
+            _ => Some((i, v)),
+        })
+        .ok_or_else(|| fail("no finite pixel in the median image".into()))?
+        .0;
+    let (pr, pc) = (peak / nx, peak % nx);
+    let half = pr.min(pc).min(ty - 1 - pr).min(nx - 1 - pc);
+    let n = 2 * half + 1;
+    if n < 9 {
+        return Err(fail(format!(
+            "the brightest pixel is at row {pr}, column {pc} of the trimmed image, {half} pixels from the edge: too close to crop an AMI image"
+        )));
+    }
+    let crop = |src: &[f64], k: usize| -> Vec<f64> {
+        let mut out = Vec::with_capacity(n * n);
+        for r in pr - half..=pr + half {
+            let base = (k * ty + r) * nx;
+            out.extend_from_slice(&src[base + pc - half..=base + pc + half]);
+        }
+        out
+    };
+    let crop_dq = |k: usize| -> Vec<u32> {
+        let mut out = Vec::with_capacity(n * n);
+        for r in pr - half..=pr + half {
+            let base = (k * ty + r) * nx;
+            out.extend_from_slice(&dq[base + pc - half..=base + pc + half]);
+        }
+        out
+    };
+
+    let fixer = if params.run_bpfix {
+        let pupil = match &refs.nrm {
+            Some(nrm) => nrm.pupil.clone(),
+            None => rasterise_pupil(&geometry, 1024, super::bpfix::PUPIL_IMAGE_DIAMETER_M),
+        };
+        let size = refs.nrm.as_ref().map_or(1024, |r| r.pupil_size);
+        let view = ArrayView2::from_shape((size, size), &pupil).map_err(|e| fail(e.to_string()))?;
+        Some(BadPixelFixer::new(view, &filter, pixscale_rad, n).map_err(|e| fail(e.problem))?)
+    } else {
+        None
+    };
+    let centroider = Centroider::new(n).map_err(|e| fail(e.problem))?;
+    let model = LgModel::new(
+        geometry.clone(),
+        bandpass.clone(),
+        affine,
+        pixscale_rad,
+        params.oversample,
+        n,
+    );
+    let single = nint == 1;
+    let done = std::sync::atomic::AtomicUsize::new(0);
+
+    let fits: Vec<Result<IntegrationFit>> = (0..nint)
+        .into_par_iter()
+        .map(|k| {
+            let mut img = crop(&data, k);
+            let q = crop_dq(k);
+            let mut bad: Vec<bool> = q
+                .iter()
+                .map(|&b| b & (DO_NOT_USE | JUMP_DET) != 0)
+                .collect();
+            if let Some(fixer) = &fixer {
+                let d = ArrayViewMut2::from_shape((n, n), &mut img).expect("n x n");
+                let b = ArrayViewMut2::from_shape((n, n), &mut bad).expect("n x n");
+                fixer.fix(d, b).map_err(|e| {
+                    fail(format!(
+                        "integration {}: bad-pixel fix: {}",
+                        k + 1,
+                        e.problem
+                    ))
+                })?;
+            }
+            // NaN pixels are never fitted (upstream lets them through without run_bpfix)
+            let excluded: Vec<bool> = img
+                .iter()
+                .zip(&bad)
+                .map(|(v, &b)| !v.is_finite() || (params.usebp && b))
+                .collect();
+            let view = ArrayView2::from_shape((n, n), &img).expect("n x n");
+            let clean: Vec<f64> = img
+                .iter()
+                .map(|v| if v.is_finite() { *v } else { 0.0 })
+                .collect();
+            let cview = ArrayView2::from_shape((n, n), &clean).expect("n x n");
+            let c = centroider
+                .centroid(if img.iter().all(|v| v.is_finite()) {
+                    view
+                } else {
+                    cview
+                })
+                .map_err(|e| fail(format!("integration {}: {}", k + 1, e.problem)))?;
+            let (cx, cy) = (c.x_px, c.y_px);
+            if !(cx.is_finite() && cy.is_finite()) {
+                return Err(fail(format!(
+                    "integration {}: the centroid could not be measured",
+                    k + 1
+                )));
+            }
+            let basis = model.basis((cx, cy));
+            let e = err.as_ref().map(|e| crop(e, k));
+            let lf = fit(
+                &basis,
+                &img,
+                &excluded,
+                if single {
+                    Some(e.as_deref().unwrap_or(&[]))
+                } else {
+                    None
+                }
+                .filter(|s| !s.is_empty()),
+            )
+            .map_err(|p| fail(format!("integration {}: {p}", k + 1)))?;
+            let observables = orders.from_coefficients(&lf.coeffs);
+            let coeffs_norm: Vec<f64> = lf.coeffs.iter().map(|v| v / lf.coeffs[0]).collect();
+            let errors = if single {
+                let cov = match lf.covariance.clone() {
+                    Some(c) => c,
+                    None => homoscedastic_covariance(&basis, &lf.residual, &excluded),
+                };
+                let mut set = single_set(&orders, &observables);
+                propagate_errors(&orders, &lf.coeffs, &cov, &mut set);
+                Some(set)
+            } else {
+                None
+            };
+            let finished = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            progress(finished, nint);
+            Ok(IntegrationFit {
+                observables,
+                coeffs_norm,
+                centroid_px: (cx, cy),
+                data: img,
+                model: lf.model_image,
+                residual: lf.residual,
+                errors,
+            })
+        })
+        .collect();
+    let integrations: Vec<IntegrationFit> = fits.into_iter().collect::<Result<_>>()?;
+    let average = if single {
+        integrations[0]
+            .errors
+            .clone()
+            .expect("single integration has propagated errors")
+    } else {
+        let obs: Vec<Observables> = integrations.iter().map(|f| f.observables.clone()).collect();
+        average_integrations(&orders, &obs)
+    };
+    Ok(ExposureAnalysis {
+        exposure_name: exposure.file_name.clone(),
+        root: exposure.root(),
+        geometry,
+        orders,
+        bandpass,
+        affine,
+        pixscale_rad,
+        n,
+        integrations,
+        average,
+        notes,
+    })
+}
+
+/// One integration's values as an ObservableSet (errors filled later).
+fn single_set(orders: &Orders, o: &Observables) -> ObservableSet {
+    let _ = orders;
+    ObservableSet {
+        vis2: o.fringe_amp.iter().map(|a| a * a).collect(),
+        fringe_amp: o.fringe_amp.clone(),
+        fringe_phase_rad: o.fringe_phase_rad.clone(),
+        closure_phase_rad: o.closure_phase_rad.clone(),
+        t3_amp: o.t3_amp.clone(),
+        closure_amp: o.closure_amp.clone(),
+        quad_phase_rad: o.quad_phase_rad.clone(),
+        piston_rad: o.piston_rad.clone(),
+        ..Default::default()
+    }
+}
+
+/// Coefficient covariance s^2 (A'A)^-1 from the residual scatter, when no ERR is available.
+fn homoscedastic_covariance(
+    basis: &super::lgmodel::ModelBasis,
+    residual: &[f64],
+    excluded: &[bool],
+) -> Vec<f64> {
+    let ns = basis.n_slices;
+    let used: Vec<usize> = (0..residual.len())
+        .filter(|&p| !excluded[p] && residual[p].is_finite())
+        .collect();
+    let s2 =
+        used.iter().map(|&p| residual[p] * residual[p]).sum::<f64>() / (used.len() - ns) as f64;
+    let mut ata = nalgebra::DMatrix::zeros(ns, ns);
+    for a in 0..ns {
+        for b in a..ns {
+            let (sa, sb) = (basis.slice(a), basis.slice(b));
+            let v: f64 = used.iter().map(|&p| sa[p] * sb[p]).sum();
+            ata[(a, b)] = v;
+            ata[(b, a)] = v;
+        }
+    }
+    let inv = ata
+        .cholesky()
+        .map(|c| c.inverse())
+        .unwrap_or_else(|| nalgebra::DMatrix::zeros(ns, ns));
+    (inv * s2).iter().copied().collect()
+}
+
+/// NaNs replaced by the NaN-ignoring median of their 3x3 neighbourhood (0 if none), as the
+/// rotation search prepares its image (upstream.md §5.7).
+fn fill_nans_with_neighbour_median(img: &[f64], ny: usize, nx: usize) -> Vec<f64> {
+    let mut out = img.to_vec();
+    for r in 0..ny {
+        for c in 0..nx {
+            if img[r * nx + c].is_nan() {
+                let mut v = Vec::new();
+                for rr in r.saturating_sub(1)..=(r + 1).min(ny - 1) {
+                    for cc in c.saturating_sub(1)..=(c + 1).min(nx - 1) {
+                        let x = out[rr * nx + cc];
+                        if x.is_finite() {
+                            v.push(x);
+                        }
+                    }
+                }
+                out[r * nx + c] = if v.is_empty() { 0.0 } else { median(&v) };
+            }
+        }
+    }
+    out
+}
+
+/// The distortion followed by a pupil rotation: the pupil matrix R(theta) M.
+fn compose_rotation(a: &Affine2d, theta_rad: f64) -> Affine2d {
+    let (s, c) = theta_rad.sin_cos();
+    // pupil map [[mx, sx], [sy, my]]; rotation [[c, -s], [s, c]]
+    Affine2d {
+        mx: c * a.mx - s * a.sy,
+        sx: c * a.sx - s * a.my,
+        sy: s * a.mx + c * a.sy,
+        my: s * a.sx + c * a.my,
+        xo: c * a.xo - s * a.yo,
+        yo: s * a.xo + c * a.yo,
+        rotradccw: None,
+    }
+}

@@ -1,0 +1,120 @@
+//! Errors of one integration's observables from the covariance of its fit coefficients (ami3.md
+//! §4: a single integration has no scatter to measure). First-order propagation: coefficients
+//! -> normalised cos/sin terms -> amplitudes and phases -> closure quantities and pistons.
+
+use super::observables::Orders;
+use super::stats::ObservableSet;
+use nalgebra::DMatrix;
+
+/// Fills the error fields of `set` (whose values are one integration's) from the coefficient
+/// covariance `cov` (row-major ns x ns) of the raw coefficients `coeffs`.
+pub fn propagate_errors(orders: &Orders, coeffs: &[f64], cov: &[f64], set: &mut ObservableSet) {
+    let ns = coeffs.len();
+    let nb = orders.baselines.len();
+    let x0 = coeffs[0];
+    let cov_x = DMatrix::from_row_slice(ns, ns, cov);
+    // normalised c_k = x_{2k+1}/x0, s_k = x_{2k+2}/x0, and their Jacobian
+    let mut j_cs = DMatrix::zeros(2 * nb, ns);
+    for k in 0..nb {
+        for (row, col) in [(2 * k, 2 * k + 1), (2 * k + 1, 2 * k + 2)] {
+            j_cs[(row, col)] = 1.0 / x0;
+            j_cs[(row, 0)] = -coeffs[col] / (x0 * x0);
+        }
+    }
+    let cov_cs = &j_cs * cov_x * j_cs.transpose();
+    let mut j_amp = DMatrix::zeros(nb, 2 * nb);
+    let mut j_pha = DMatrix::zeros(nb, 2 * nb);
+    for k in 0..nb {
+        let (c, s) = (coeffs[2 * k + 1] / x0, coeffs[2 * k + 2] / x0);
+        let v2 = c * c + s * s;
+        let v = v2.sqrt();
+        j_amp[(k, 2 * k)] = c / v;
+        j_amp[(k, 2 * k + 1)] = s / v;
+        j_pha[(k, 2 * k)] = -s / v2;
+        j_pha[(k, 2 * k + 1)] = c / v2;
+    }
+    let cov_amp = &j_amp * &cov_cs * j_amp.transpose();
+    let cov_pha = &j_pha * &cov_cs * j_pha.transpose();
+    let sd = |m: &DMatrix<f64>, g: &[f64]| {
+        let g = DMatrix::from_row_slice(1, g.len(), g);
+        (&g * m * g.transpose())[(0, 0)].max(0.0).sqrt()
+    };
+    let unit = |k: usize, w: f64| {
+        let mut g = vec![0.0; nb];
+        g[k] = w;
+        g
+    };
+    set.fringe_amp_err = (0..nb).map(|k| sd(&cov_amp, &unit(k, 1.0))).collect();
+    set.fringe_phase_err_rad = (0..nb).map(|k| sd(&cov_pha, &unit(k, 1.0))).collect();
+    set.vis2_err = (0..nb)
+        .map(|k| sd(&cov_amp, &unit(k, 2.0 * set.fringe_amp[k])))
+        .collect();
+    let bidx = |a: usize, b: usize| {
+        crate::niriss::mask::baseline_index(orders.n_holes, a.min(b), a.max(b))
+    };
+    let amp = &set.fringe_amp;
+    set.closure_phase_err_rad = orders
+        .triangles
+        .iter()
+        .map(|&[a, b, c]| {
+            let mut g = vec![0.0; nb];
+            g[bidx(a, b)] += 1.0;
+            g[bidx(b, c)] += 1.0;
+            g[bidx(a, c)] -= 1.0;
+            sd(&cov_pha, &g)
+        })
+        .collect();
+    set.t3_amp_err = orders
+        .triangles
+        .iter()
+        .zip(&set.t3_amp)
+        .map(|(&[a, b, c], &t3)| {
+            let mut g = vec![0.0; nb];
+            for k in [bidx(a, b), bidx(b, c), bidx(a, c)] {
+                g[k] += t3 / amp[k];
+            }
+            sd(&cov_amp, &g)
+        })
+        .collect();
+    set.closure_amp_err = orders
+        .quads
+        .iter()
+        .zip(&set.closure_amp)
+        .map(|(&[a, b, c, d], &ca)| {
+            let mut g = vec![0.0; nb];
+            g[bidx(a, b)] += ca / amp[bidx(a, b)];
+            g[bidx(c, d)] += ca / amp[bidx(c, d)];
+            g[bidx(a, c)] -= ca / amp[bidx(a, c)];
+            g[bidx(b, d)] -= ca / amp[bidx(b, d)];
+            sd(&cov_amp, &g)
+        })
+        .collect();
+    set.quad_phase_err_rad = orders
+        .quads
+        .iter()
+        .map(|&[a, b, c, d]| {
+            // Phi[a,b] + Phi[d,c] - Phi[a,c] - Phi[b,d] with Phi[d,c] = -Phi_cd
+            let mut g = vec![0.0; nb];
+            g[bidx(a, b)] += 1.0;
+            g[bidx(c, d)] -= 1.0;
+            g[bidx(a, c)] -= 1.0;
+            g[bidx(b, d)] -= 1.0;
+            sd(&cov_pha, &g)
+        })
+        .collect();
+    let nh = orders.n_holes;
+    set.piston_err_rad = (0..nh)
+        .map(|h| {
+            let mut g = vec![0.0; nb];
+            for (k, &[a, b]) in orders.baselines.iter().enumerate() {
+                if b == h {
+                    g[k] += 1.0 / nh as f64;
+                }
+                if a == h {
+                    g[k] -= 1.0 / nh as f64;
+                }
+            }
+            sd(&cov_pha, &g)
+        })
+        .collect();
+}
