@@ -2,5 +2,9 @@
 //! and for WebAssembly. Science lives here; JavaScript only moves bytes (see `wasm`).
 
 pub mod analyze;
+pub mod cli;
 pub mod error;
+pub mod fits;
 pub mod niriss;
+pub mod products;
+pub mod steps;

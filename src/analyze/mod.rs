@@ -2,7 +2,14 @@
 
 pub mod affine;
 pub mod bandpass;
+pub mod bpfix;
+pub mod centroid;
+pub mod exposure;
 pub mod hexagon;
 pub mod lgmodel;
+pub mod mdft;
 pub mod observables;
+pub mod propagate;
+pub mod rotation;
 pub mod solve;
+pub mod stats;

@@ -1,1 +1,143 @@
-fn main() {}
+//! The `ami3` command line: a thin shell over the library's steps.
+
+use ami3::cli::{build_params, build_references, AnalyzeOptions};
+use ami3::error::{Error, Result};
+use ami3::steps::analyze_bytes;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+const USAGE: &str = "usage:
+  ami3 analyze EXPOSURE.fits... --out DIR [--throughput FILE] [--nrm FILE] [--bandpass FILE]
+       [--oversample N] [--affine2d commissioning|none|FILE] [--rotation-search \"START STOP STEP\"]
+       [--psf-offset \"X Y\"] [--rotation DEG] [--usebp true|false] [--run-bpfix true|false]
+       [--firstfew N] [--chooseholes B4,C2,...]";
+
+fn read_file(path: &str) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| Error::new(path, format!("cannot read: {e}")))
+}
+
+fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf> {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes)
+        .map_err(|e| Error::new(path.display().to_string(), format!("cannot write: {e}")))?;
+    Ok(path)
+}
+
+/// Splits arguments into positional ones, `--out`, and analysis options.
+fn parse(
+    args: &[String],
+) -> Result<(
+    Vec<String>,
+    Option<String>,
+    AnalyzeOptions,
+    Vec<(String, String)>,
+)> {
+    let mut positional = Vec::new();
+    let mut out = None;
+    let mut opts = AnalyzeOptions::default();
+    let mut other = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let a = &args[i];
+        if let Some(name) = a.strip_prefix("--") {
+            let (name, value) = match name.split_once('=') {
+                Some((n, v)) => (format!("--{n}"), v.to_string()),
+                None => {
+                    i += 1;
+                    let v = args
+                        .get(i)
+                        .cloned()
+                        .ok_or_else(|| Error::new("command line", format!("{a} needs a value")))?;
+                    (a.clone(), v)
+                }
+            };
+            if name == "--out" {
+                out = Some(value);
+            } else if !opts.take(&name, value.clone()) {
+                other.push((name, value));
+            }
+        } else {
+            positional.push(a.clone());
+        }
+        i += 1;
+    }
+    Ok((positional, out, opts, other))
+}
+
+fn analyze_command(args: &[String]) -> Result<bool> {
+    let (files, out, opts, other) = parse(args)?;
+    if let Some((name, _)) = other.first() {
+        return Err(Error::new(
+            "command line",
+            format!("unknown option {name}\n{USAGE}"),
+        ));
+    }
+    let out =
+        out.ok_or_else(|| Error::new("command line", format!("--out DIR is required\n{USAGE}")))?;
+    if files.is_empty() {
+        return Err(Error::new(
+            "command line",
+            format!("no exposure given\n{USAGE}"),
+        ));
+    }
+    let params = build_params(&opts, &read_file)?;
+    let refs = build_references(&opts, &read_file)?;
+    let dir = PathBuf::from(&out);
+    std::fs::create_dir_all(&dir).map_err(|e| Error::new(&out, format!("cannot create: {e}")))?;
+    let mut all_ok = true;
+    for file in &files {
+        let started = std::time::Instant::now();
+        let progress = |done: usize, total: usize| {
+            eprintln!("{file}: integration {done} of {total}");
+        };
+        let result = read_file(file)
+            .and_then(|bytes| analyze_bytes(&bytes, file, &refs, &params, &progress));
+        match result {
+            Ok((analyzed, products)) => {
+                for note in &analyzed.analysis.notes {
+                    eprintln!("{file}: note: {note}");
+                }
+                for p in products {
+                    let path = write_file(&dir, &p.name, &p.bytes)?;
+                    println!("wrote {}", path.display());
+                }
+                let nint = analyzed.analysis.integrations.len();
+                let secs = started.elapsed().as_secs_f64();
+                eprintln!(
+                    "{file}: {nint} integrations in {secs:.3} s ({:.1} ms per integration)",
+                    1e3 * secs / nint as f64
+                );
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                all_ok = false;
+            }
+        }
+    }
+    Ok(all_ok)
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("analyze") => analyze_command(&args[1..]),
+        Some("-h") | Some("--help") | None => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Some(other) => Err(Error::new(
+            "command line",
+            format!("unknown command '{other}'\n{USAGE}"),
+        )),
+    };
+    let _ = std::io::stdout().flush();
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,3 +1,5 @@
 //! NIRISS constants: mask geometry, filters, detector facts. Units are in the names.
 
+pub mod filters;
 pub mod mask;
+pub mod throughput;

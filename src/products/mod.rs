@@ -1,4 +1,6 @@
 //! Typed products and inputs and their FITS mapping: exposures in, AmiLg / OIFITS out.
 
+pub mod amilg;
 pub mod exposure;
+pub mod oifits;
 pub mod reffiles;

@@ -1,0 +1,645 @@
+//! HDUs -> FITS bytes, with DATASUM and CHECKSUM on every HDU. Deterministic: adds no dates or
+//! other volatile cards.
+//!
+//! `fitsio-pure` does the FITS-specific work: the mandatory cards (`build_primary_header`,
+//! `build_extension_header`, `build_binary_table_cards`), value formatting (`format_card`:
+//! shortest round-trip floats, quoted strings, `T`/`F`; `serialize_header` for the CONTINUE
+//! long-string layout), the data units (`serialize_image` after `reverse_bscale_bzero`,
+//! `serialize_binary_table`) and the checksum arithmetic (`checksum_blocks`, `encode_checksum`).
+//!
+//! Written here, and why:
+//! * Header assembly and checksum stamping. `fitsio_pure::header::format_card` drops the text of
+//!   blank-keyword cards (JWST headers use them as section titles, FITS §4.4.2.4 allows it) and
+//!   cuts COMMENT/HISTORY text at 72 characters, so commentary cards are laid out here (long
+//!   text split over several cards). `checksum::stamp_checksum` serializes the header itself with
+//!   `serialize_header`, so its CHECKSUM would not match a header laid out differently; the
+//!   stamping (placeholder, ones'-complement sum of header + DATASUM, complement) is therefore
+//!   done here on the exact bytes written, with fitsio-pure's sum and encoding.
+//! * `TUNITn` cards (`build_binary_table_cards` writes only TTYPE/TFORM/TDIM).
+//! * Checks fitsio-pure leaves to the caller and would otherwise panic on or write invalid FITS:
+//!   column lengths, string widths, keyword syntax, non-finite header values, non-ASCII text
+//!   (replaced by `?`).
+
+use fitsio_pure::bintable::{
+    build_binary_table_cards, serialize_binary_table, BinaryColumnData, BinaryColumnDescriptor,
+    BinaryColumnType,
+};
+use fitsio_pure::checksum::{checksum_blocks, encode_checksum};
+use fitsio_pure::extension::{build_extension_header, ExtensionType};
+use fitsio_pure::header::{format_card, serialize_header, Card as FpCard};
+use fitsio_pure::image::{reverse_bscale_bzero, serialize_image};
+use fitsio_pure::primary::build_primary_header;
+use fitsio_pure::value::Value as FpValue;
+use fitsio_pure::{BLOCK_SIZE, CARD_SIZE};
+
+use super::hdu::{ColumnData, Hdu, HduData, Table};
+use super::header::{Card, Header, Value};
+use crate::error::{Error, Result};
+
+/// Characters of commentary text that fit on one card (columns 9–80).
+const TEXT_WIDTH: usize = 72;
+
+/// Write `hdus` as a FITS file. HDU 0 is written as the primary HDU.
+///
+/// # Panics
+/// If [`try_write_fits`] fails, i.e. on a programming error in the caller: a malformed table
+/// (see [`Table::check`]), an image whose pixel count does not match its shape, an invalid
+/// keyword, a non-finite header value, a table in HDU 0, or an empty list.
+pub fn write_fits(hdus: &[Hdu]) -> Vec<u8> {
+    try_write_fits(hdus, "FITS output").unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Write `hdus` as a FITS file, or say (naming `file_name`) which HDU cannot be written and why.
+///
+/// Structural cards (SIMPLE/XTENSION, BITPIX, NAXISn, PCOUNT, GCOUNT, EXTEND, TFIELDS, TTYPEn,
+/// TFORMn, TUNITn, TDIMn, BSCALE, BZERO, CHECKSUM, DATASUM) are generated from the data; the
+/// other cards of each header follow in their order. An image is stored with the header's
+/// BITPIX (default -64) and BSCALE/BZERO (integer BITPIX: rounded and clamped to the type).
+pub fn try_write_fits(hdus: &[Hdu], file_name: &str) -> Result<Vec<u8>> {
+    if hdus.is_empty() {
+        return Err(Error::new(file_name, "nothing to write: no HDUs"));
+    }
+    let mut out = Vec::new();
+    for (i, hdu) in hdus.iter().enumerate() {
+        let fail = |problem: String| {
+            let name = hdu
+                .extname()
+                .unwrap_or(if i == 0 { "PRIMARY" } else { "no EXTNAME" });
+            Error::new(
+                file_name,
+                format!("cannot write HDU {} ({name}): {problem}", i + 1),
+            )
+        };
+        let cards = normalized_cards(i == 0, &hdu.header, &hdu.data).map_err(fail)?;
+        let data = data_unit(&hdu.header, &hdu.data).map_err(fail)?;
+        out.extend(stamped_hdu(cards, data).map_err(fail)?);
+    }
+    Ok(out)
+}
+
+/// The cards the writer writes for an HDU, without DATASUM/CHECKSUM: the structural cards
+/// generated from `data`, then the other cards of `header` in order.
+pub(crate) fn normalized_cards(
+    primary: bool,
+    header: &Header,
+    data: &HduData,
+) -> std::result::Result<Vec<Card>, String> {
+    let fp = |r: fitsio_pure::Result<Vec<FpCard>>| {
+        r.map(|cards| cards.iter().map(card_from_fitsio).collect::<Vec<Card>>())
+            .map_err(|e| format!("fitsio-pure refused the structural cards: {e}"))
+    };
+    let extend = Card::new("EXTEND", true, Some("FITS dataset may contain extensions"));
+    let mut drop_blank = false;
+    let mut cards = match data {
+        HduData::None if primary => {
+            let mut cards = fp(build_primary_header(8, &[]))?;
+            cards.push(extend);
+            cards
+        }
+        HduData::None => fp(build_extension_header(ExtensionType::Image, 8, &[], 0, 1))?,
+        HduData::Image { shape, .. } => {
+            let bitpix = image_bitpix(header)?;
+            drop_blank = bitpix < 0;
+            let naxes: Vec<usize> = shape.iter().rev().copied().collect();
+            let mut cards = if primary {
+                let mut cards = fp(build_primary_header(bitpix, &naxes))?;
+                cards.push(extend);
+                cards
+            } else {
+                fp(build_extension_header(
+                    ExtensionType::Image,
+                    bitpix,
+                    &naxes,
+                    0,
+                    1,
+                ))?
+            };
+            let (bscale, bzero) = image_scaling(header)?;
+            if bscale != 1.0 {
+                cards.push(Card::new("BSCALE", number_value(bscale), None));
+            }
+            if bzero != 0.0 {
+                cards.push(Card::new("BZERO", number_value(bzero), None));
+            }
+            cards
+        }
+        HduData::Table(table) => {
+            if primary {
+                return Err(
+                    "the primary HDU cannot hold a table (put an empty primary first)".into(),
+                );
+            }
+            table.check()?;
+            table_cards(table)?
+        }
+    };
+    cards.extend(
+        header
+            .cards
+            .iter()
+            .filter(|c| {
+                !is_generated(&c.key) && !(drop_blank && c.key.eq_ignore_ascii_case("BLANK"))
+            })
+            .cloned(),
+    );
+    Ok(cards)
+}
+
+/// Keywords the writer generates from the data (and so drops from the caller's header).
+fn is_generated(key: &str) -> bool {
+    let key = key.to_ascii_uppercase();
+    let indexed = |prefix: &str| {
+        key.strip_prefix(prefix)
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    };
+    matches!(
+        key.as_str(),
+        "SIMPLE"
+            | "XTENSION"
+            | "BITPIX"
+            | "NAXIS"
+            | "PCOUNT"
+            | "GCOUNT"
+            | "EXTEND"
+            | "GROUPS"
+            | "TFIELDS"
+            | "THEAP"
+            | "BSCALE"
+            | "BZERO"
+            | "CHECKSUM"
+            | "DATASUM"
+            | "END"
+    ) || indexed("NAXIS")
+        || indexed("TTYPE")
+        || indexed("TFORM")
+        || indexed("TUNIT")
+        || indexed("TDIM")
+}
+
+/// The BITPIX an image is stored with: the header's, or -64 (lossless for f64 pixels).
+fn image_bitpix(header: &Header) -> std::result::Result<i64, String> {
+    match header.get("BITPIX") {
+        None => Ok(-64),
+        Some(v) => match v.as_i64() {
+            Some(b @ (8 | 16 | 32 | 64 | -32 | -64)) => Ok(b),
+            _ => Err(format!(
+                "BITPIX = {v} is not one of 8, 16, 32, 64, -32, -64"
+            )),
+        },
+    }
+}
+
+fn image_scaling(header: &Header) -> std::result::Result<(f64, f64), String> {
+    let bscale = header.get_f64("BSCALE").unwrap_or(1.0);
+    let bzero = header.get_f64("BZERO").unwrap_or(0.0);
+    if bscale == 0.0 || !bscale.is_finite() || !bzero.is_finite() {
+        return Err(format!(
+            "unusable scaling BSCALE = {bscale}, BZERO = {bzero}"
+        ));
+    }
+    Ok((bscale, bzero))
+}
+
+/// An integral number as an integer card (as astropy writes BZERO = 2147483648), else a real.
+fn number_value(x: f64) -> Value {
+    if x.fract() == 0.0 && x.abs() < 9.0e18 {
+        Value::Int(x as i64)
+    } else {
+        Value::Float(x)
+    }
+}
+
+fn column_descriptors(table: &Table) -> Vec<BinaryColumnDescriptor> {
+    table
+        .columns
+        .iter()
+        .map(|col| {
+            let (col_type, size) = match &col.data {
+                ColumnData::Str { .. } => (BinaryColumnType::Ascii, 1),
+                ColumnData::Bool { .. } => (BinaryColumnType::Logical, 1),
+                ColumnData::U8 { .. } => (BinaryColumnType::Byte, 1),
+                ColumnData::I16 { .. } => (BinaryColumnType::Short, 2),
+                ColumnData::I32 { .. } => (BinaryColumnType::Int, 4),
+                ColumnData::I64 { .. } => (BinaryColumnType::Long, 8),
+                ColumnData::F32 { .. } => (BinaryColumnType::Float, 4),
+                ColumnData::F64 { .. } => (BinaryColumnType::Double, 8),
+            };
+            let repeat = col.data.repeat();
+            BinaryColumnDescriptor {
+                name: Some(ascii(&col.name)),
+                repeat,
+                col_type,
+                byte_width: repeat * size,
+                tdim: None,
+            }
+        })
+        .collect()
+}
+
+/// XTENSION … TFIELDS, TTYPEn/TFORMn from fitsio-pure, with TUNITn added after each TTYPEn.
+fn table_cards(table: &Table) -> std::result::Result<Vec<Card>, String> {
+    if table.columns.len() > 999 {
+        return Err(format!("{} columns; FITS allows 999", table.columns.len()));
+    }
+    let descs = column_descriptors(table);
+    let base = build_binary_table_cards(&descs, table.nrows, 0)
+        .map_err(|e| format!("fitsio-pure refused the table cards: {e}"))?;
+    let mut cards = Vec::with_capacity(base.len() + table.columns.len());
+    for fp in &base {
+        let card = card_from_fitsio(fp);
+        let unit = card
+            .key
+            .strip_prefix("TTYPE")
+            .and_then(|n| n.parse::<usize>().ok())
+            .and_then(|n| table.columns.get(n - 1).map(|c| (n, c)))
+            .and_then(|(n, c)| c.unit.as_ref().map(|u| (n, u)));
+        cards.push(card);
+        if let Some((n, unit)) = unit {
+            cards.push(Card::new(&format!("TUNIT{n}"), ascii(unit), None));
+        }
+    }
+    Ok(cards)
+}
+
+/// The data unit, padded to whole blocks (empty for no data).
+fn data_unit(header: &Header, data: &HduData) -> std::result::Result<Vec<u8>, String> {
+    match data {
+        HduData::None => Ok(Vec::new()),
+        HduData::Image { shape, pixels } => {
+            let count = shape
+                .iter()
+                .try_fold(1usize, |acc, &n| acc.checked_mul(n))
+                .ok_or("the image shape overflows")?;
+            if pixels.len() != count {
+                return Err(format!(
+                    "the image has {} pixels but its shape {shape:?} needs {count}",
+                    pixels.len()
+                ));
+            }
+            let bitpix = image_bitpix(header)?;
+            let (bscale, bzero) = image_scaling(header)?;
+            let raw = reverse_bscale_bzero(pixels, bscale, bzero, bitpix)
+                .map_err(|e| format!("fitsio-pure could not scale the pixels: {e}"))?;
+            Ok(serialize_image(&raw))
+        }
+        HduData::Table(table) => {
+            table.check()?;
+            let descs = column_descriptors(table);
+            let data: Vec<BinaryColumnData> = table
+                .columns
+                .iter()
+                .map(|c| match &c.data {
+                    ColumnData::Str { values, .. } => {
+                        BinaryColumnData::Ascii(values.iter().map(|s| ascii(s)).collect())
+                    }
+                    ColumnData::Bool { values, .. } => BinaryColumnData::Logical(values.clone()),
+                    ColumnData::U8 { values, .. } => BinaryColumnData::Byte(values.clone()),
+                    ColumnData::I16 { values, .. } => BinaryColumnData::Short(values.clone()),
+                    ColumnData::I32 { values, .. } => BinaryColumnData::Int(values.clone()),
+                    ColumnData::I64 { values, .. } => BinaryColumnData::Long(values.clone()),
+                    ColumnData::F32 { values, .. } => BinaryColumnData::Float(values.clone()),
+                    ColumnData::F64 { values, .. } => BinaryColumnData::Double(values.clone()),
+                })
+                .collect();
+            serialize_binary_table(&descs, &data, table.nrows)
+                .map_err(|e| format!("fitsio-pure could not serialize the table: {e}"))
+        }
+    }
+}
+
+/// Header (with DATASUM and CHECKSUM appended) followed by `data`, so that the ones'-complement
+/// sum of the whole HDU is -0 (FITS Checksum Convention, Seaman et al. 2002).
+fn stamped_hdu(mut cards: Vec<Card>, data: Vec<u8>) -> std::result::Result<Vec<u8>, String> {
+    let datasum = if data.is_empty() {
+        0
+    } else {
+        checksum_blocks(&data)
+    };
+    cards.push(Card::new(
+        "DATASUM",
+        datasum.to_string(),
+        Some("data unit checksum"),
+    ));
+    cards.push(Card::new(
+        "CHECKSUM",
+        "0000000000000000",
+        Some("HDU checksum"),
+    ));
+    let placeholder = header_bytes(&cards)?;
+    let sum = ones_complement_add(checksum_blocks(&placeholder), datasum);
+    let encoded = encode_checksum(sum, true);
+    let encoded = String::from_utf8_lossy(&encoded).into_owned();
+    if let Some(last) = cards.last_mut() {
+        last.value = Some(Value::Str(encoded));
+    }
+    let mut out = header_bytes(&cards)?;
+    out.extend(data);
+    Ok(out)
+}
+
+/// Ones'-complement (end-around carry) sum of two 32-bit checksums.
+pub(crate) fn ones_complement_add(a: u32, b: u32) -> u32 {
+    let sum = u64::from(a) + u64::from(b);
+    let folded = (sum & 0xFFFF_FFFF) + (sum >> 32);
+    folded as u32
+}
+
+/// The header blocks: every card, END, blank padding to a whole block.
+fn header_bytes(cards: &[Card]) -> std::result::Result<Vec<u8>, String> {
+    let mut out = Vec::with_capacity(BLOCK_SIZE);
+    for card in cards {
+        for image in card_images(card)? {
+            out.extend_from_slice(&image);
+        }
+    }
+    let mut end = [b' '; CARD_SIZE];
+    end[..3].copy_from_slice(b"END");
+    out.extend_from_slice(&end);
+    out.resize(out.len().div_ceil(BLOCK_SIZE) * BLOCK_SIZE, b' ');
+    Ok(out)
+}
+
+/// The 80-byte card image(s) of one card.
+fn card_images(card: &Card) -> std::result::Result<Vec<[u8; CARD_SIZE]>, String> {
+    let key = card.key.to_ascii_uppercase();
+    let valid_key = key.len() <= 8
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    if !valid_key {
+        return Err(format!(
+            "keyword {:?} is not 1-8 characters of A-Z, 0-9, '-', '_'",
+            card.key
+        ));
+    }
+    let Some(value) = &card.value else {
+        return Ok(text_cards(
+            &key,
+            card.comment.as_deref().unwrap_or(""),
+            card.is_commentary(),
+        ));
+    };
+    if key.is_empty() {
+        return Err("a card with a value needs a keyword".into());
+    }
+    let value = match value {
+        Value::Str(s) => FpValue::String(ascii(s)),
+        Value::Int(i) => FpValue::Integer(*i),
+        Value::Float(x) if x.is_finite() => FpValue::Float(*x),
+        Value::Float(x) => {
+            return Err(format!(
+                "{key} = {x}: FITS headers cannot hold NaN or infinity"
+            ))
+        }
+        Value::Bool(b) => FpValue::Logical(*b),
+    };
+    let mut keyword = [b' '; 8];
+    keyword[..key.len()].copy_from_slice(key.as_bytes());
+    let fp = FpCard {
+        keyword,
+        value: Some(value),
+        comment: card.comment.as_deref().map(ascii).filter(|c| !c.is_empty()),
+    };
+    let long_string = matches!(&fp.value, Some(FpValue::String(s))
+        if s.len() + s.matches('\'').count() > 68);
+    if !long_string {
+        return Ok(vec![format_card(&fp)]);
+    }
+    // fitsio-pure lays out the CONTINUE cards inside serialize_header; take them back out.
+    let blocks = serialize_header(std::slice::from_ref(&fp))
+        .map_err(|e| format!("fitsio-pure could not write {key}: {e}"))?;
+    Ok(blocks
+        .chunks_exact(CARD_SIZE)
+        .take_while(|c| &c[..8] != b"END     ")
+        .map(|c| {
+            let mut image = [b' '; CARD_SIZE];
+            image.copy_from_slice(c);
+            image
+        })
+        .collect())
+}
+
+/// Cards without a value: `key` then `text` from column 9. Commentary text longer than a card
+/// continues on further cards with the same keyword; other text is cut to one card.
+fn text_cards(key: &str, text: &str, commentary: bool) -> Vec<[u8; CARD_SIZE]> {
+    let text = ascii(text);
+    let text = text.trim_end();
+    let bytes = text.as_bytes();
+    let chunks: Vec<&[u8]> = if bytes.is_empty() {
+        vec![&[]]
+    } else if commentary {
+        bytes.chunks(TEXT_WIDTH).collect()
+    } else {
+        vec![&bytes[..bytes.len().min(TEXT_WIDTH)]]
+    };
+    chunks
+        .into_iter()
+        .map(|chunk| {
+            let mut image = [b' '; CARD_SIZE];
+            image[..key.len()].copy_from_slice(key.as_bytes());
+            image[8..8 + chunk.len()].copy_from_slice(chunk);
+            image
+        })
+        .collect()
+}
+
+/// `s` with every character outside printable ASCII (0x20–0x7E) replaced by `?`.
+fn ascii(s: &str) -> String {
+    s.chars()
+        .map(|c| if (' '..='~').contains(&c) { c } else { '?' })
+        .collect()
+}
+
+/// A fitsio-pure card as ours.
+pub(crate) fn card_from_fitsio(card: &FpCard) -> Card {
+    let value = card.value.as_ref().and_then(|v| match v {
+        FpValue::Logical(b) => Some(Value::Bool(*b)),
+        FpValue::Integer(i) => Some(Value::Int(*i)),
+        FpValue::Float(x) => Some(Value::Float(*x)),
+        FpValue::String(s) => Some(Value::Str(s.clone())),
+        FpValue::ComplexInt(re, im) => Some(Value::Str(format!("({re}, {im})"))),
+        FpValue::ComplexFloat(re, im) => Some(Value::Str(format!("({re:?}, {im:?})"))),
+        FpValue::Undefined => None,
+    });
+    Card {
+        key: card.keyword_str().to_string(),
+        value,
+        comment: card.comment.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fits::hdu::Column;
+
+    fn card_text(card: &Card) -> Vec<String> {
+        card_images(card)
+            .unwrap()
+            .iter()
+            .map(|c| String::from_utf8(c.to_vec()).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn values_are_laid_out_in_fixed_format() {
+        let t = card_text(&Card::new("NINTS", 5i64, Some("Number of integrations")));
+        assert_eq!(
+            t[0].trim_end(),
+            "NINTS   =                    5 / Number of integrations"
+        );
+        let t = card_text(&Card::new("EXTEND", true, None));
+        assert_eq!(t[0].trim_end(), "EXTEND  =                    T");
+        let t = card_text(&Card::new("TARGPROP", "O'Brien", None));
+        assert_eq!(t[0].trim_end(), "TARGPROP= 'O''Brien'");
+        let t = card_text(&Card::new("PI_NAME", "ab", None));
+        assert_eq!(t[0].trim_end(), "PI_NAME = 'ab      '");
+    }
+
+    #[test]
+    fn floats_keep_every_bit() {
+        for x in [
+            0.1,
+            1.0 / 3.0,
+            -2.286_31,
+            6.603_464e-7,
+            1e300,
+            5e-324,
+            0.0,
+            60401.000_000_001,
+        ] {
+            let t = card_text(&Card::new("X", x, None));
+            let field = t[0][10..30].trim();
+            assert!(field.contains('.') || field.contains('E'), "{field}");
+            let back: f64 = field.replace('D', "E").parse().unwrap();
+            assert_eq!(back.to_bits(), x.to_bits(), "{field}");
+        }
+    }
+
+    #[test]
+    fn blank_keyword_text_and_long_comments_are_kept() {
+        let section = Card {
+            key: String::new(),
+            value: None,
+            comment: Some("        Program information".into()),
+        };
+        let t = card_text(&section);
+        assert_eq!(
+            t[0],
+            format!("{:8}{:72}", "", "        Program information")
+        );
+        let long = "x".repeat(100);
+        let t = card_text(&Card::history(&long));
+        assert_eq!(t.len(), 2);
+        assert_eq!(&t[0][8..], &long[..72]);
+        assert_eq!(t[1][8..].trim_end(), &long[72..]);
+    }
+
+    #[test]
+    fn long_strings_continue() {
+        let long = "a".repeat(150);
+        let t = card_text(&Card::new("DESCRIP", long.as_str(), Some("why")));
+        assert!(t.len() >= 3, "{t:?}");
+        assert!(t[1].starts_with("CONTINUE  '"));
+    }
+
+    #[test]
+    fn bad_keywords_and_values_are_refused() {
+        assert!(card_images(&Card::new("TOO_LONG_KEY", 1i64, None)).is_err());
+        assert!(card_images(&Card::new("A B", 1i64, None)).is_err());
+        assert!(card_images(&Card::new("X", f64::NAN, None)).is_err());
+        assert!(card_images(&Card::new("lower", 1i64, None)).is_ok());
+    }
+
+    #[test]
+    fn ones_complement_add_wraps_the_carry() {
+        assert_eq!(ones_complement_add(0xFFFF_FFFF, 1), 1);
+        assert_eq!(ones_complement_add(0x8000_0000, 0x8000_0000), 1);
+        assert_eq!(ones_complement_add(2, 3), 5);
+    }
+
+    #[test]
+    fn every_hdu_sums_to_negative_zero() {
+        let table = Table::new(
+            2,
+            vec![Column::new(
+                "FLAG",
+                ColumnData::Bool {
+                    repeat: 1,
+                    values: vec![true, false],
+                },
+            )],
+        );
+        let hdus = vec![
+            Hdu::primary(Header::new()),
+            Hdu::image_f32(
+                "SCI",
+                &[2, 3],
+                vec![1.0, 2.0, f64::NAN, 4.0, 5.0, 6.0],
+                vec![],
+            ),
+            Hdu::bintable("T", table, vec![]),
+        ];
+        let bytes = write_fits(&hdus);
+        assert_eq!(bytes.len() % BLOCK_SIZE, 0);
+        // Independent of our stamping: fitsio-pure's parser and verifiers.
+        let parsed = fitsio_pure::hdu::parse_fits(&bytes).unwrap();
+        assert_eq!(parsed.len(), 3);
+        for hdu in parsed.iter() {
+            assert!(fitsio_pure::checksum::verify_checksum(&bytes, hdu));
+            assert!(fitsio_pure::checksum::verify_datasum(&bytes, hdu));
+            // And the definition: the whole HDU sums to -0.
+            let end = hdu.data_start + hdu.data_len.div_ceil(BLOCK_SIZE) * BLOCK_SIZE;
+            let sum = checksum_blocks(&bytes[hdu.header_start..end]);
+            assert!(sum == 0xFFFF_FFFF || sum == 0, "{sum:#x}");
+        }
+    }
+
+    #[test]
+    fn malformed_tables_are_refused_with_the_hdu_named() {
+        let table = Table::new(
+            3,
+            vec![Column::new(
+                "X",
+                ColumnData::F64 {
+                    repeat: 2,
+                    values: vec![1.0; 5],
+                },
+            )],
+        );
+        let hdus = vec![
+            Hdu::primary(Header::new()),
+            Hdu::bintable("OI_T3", table, vec![]),
+        ];
+        let err = try_write_fits(&hdus, "out.fits").unwrap_err();
+        assert_eq!(err.file, "out.fits");
+        assert!(err.problem.contains("HDU 2 (OI_T3)"), "{}", err.problem);
+        assert!(err.problem.contains("holds 5 values"), "{}", err.problem);
+        let wide = Table::new(
+            1,
+            vec![Column::new(
+                "S",
+                ColumnData::Str {
+                    width: 2,
+                    values: vec!["abc".into()],
+                },
+            )],
+        );
+        let hdus = vec![
+            Hdu::primary(Header::new()),
+            Hdu::bintable("T", wide, vec![]),
+        ];
+        assert!(try_write_fits(&hdus, "out.fits").is_err());
+    }
+
+    #[test]
+    fn output_is_deterministic() {
+        let hdus = vec![
+            Hdu::primary(Header::from_cards(vec![Card::new(
+                "TELESCOP", "JWST", None,
+            )])),
+            Hdu::image_f32("SCI", &[2, 2], vec![1.0, 2.0, 3.0, 4.0], vec![]),
+        ];
+        assert_eq!(write_fits(&hdus), write_fits(&hdus));
+    }
+}

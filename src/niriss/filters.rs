@@ -1,0 +1,114 @@
+//! NIRISS filters known to the AMI pipeline: pivot and half-power wavelengths as the Fourier
+//! bad-pixel correction uses them (upstream.md §2.4, §5.5). This is a small constant table and a
+//! lookup by name; it does not model transmission curves (those come from the THROUGHPUT
+//! reference file) and reads no files.
+
+use crate::error::{Error, Result};
+
+/// One filter's wavelengths, in micrometres.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Filter {
+    /// Name as written in the FILTER keyword, e.g. "F480M".
+    pub name: &'static str,
+    /// Pivot wavelength (µm).
+    pub pivot_um: f64,
+    /// Lower and upper half-power wavelengths (µm).
+    pub half_power_um: (f64, f64),
+    /// True for the four filters AMI is offered with; F356W and F444W are known to the
+    /// bad-pixel code only (upstream.md §2.4).
+    pub ami_supported: bool,
+}
+
+impl Filter {
+    /// Pivot wavelength in metres.
+    pub fn pivot_m(&self) -> f64 {
+        self.pivot_um * 1e-6
+    }
+
+    /// Half-power wavelengths in metres.
+    pub fn half_power_m(&self) -> (f64, f64) {
+        (self.half_power_um.0 * 1e-6, self.half_power_um.1 * 1e-6)
+    }
+}
+
+/// The filter table (upstream.md §2.4), AMI filters first.
+pub const FILTERS: [Filter; 6] = [
+    Filter {
+        name: "F277W",
+        pivot_um: 2.776,
+        half_power_um: (2.413, 3.142),
+        ami_supported: true,
+    },
+    Filter {
+        name: "F380M",
+        pivot_um: 3.828,
+        half_power_um: (3.726, 3.931),
+        ami_supported: true,
+    },
+    Filter {
+        name: "F430M",
+        pivot_um: 4.286,
+        half_power_um: (4.182, 4.395),
+        ami_supported: true,
+    },
+    Filter {
+        name: "F480M",
+        pivot_um: 4.817,
+        half_power_um: (4.669, 4.971),
+        ami_supported: true,
+    },
+    Filter {
+        name: "F356W",
+        pivot_um: 3.595,
+        half_power_um: (3.141, 4.068),
+        ami_supported: false,
+    },
+    Filter {
+        name: "F444W",
+        pivot_um: 4.435,
+        half_power_um: (3.880, 5.023),
+        ami_supported: false,
+    },
+];
+
+/// Looks a filter up by its FILTER keyword value (case-insensitive, surrounding blanks ignored,
+/// since FITS string values are often padded).
+pub fn filter_by_name(name: &str) -> Result<&'static Filter> {
+    let wanted = name.trim();
+    FILTERS
+        .iter()
+        .find(|f| f.name.eq_ignore_ascii_case(wanted))
+        .ok_or_else(|| {
+            let known: Vec<&str> = FILTERS.iter().map(|f| f.name).collect();
+            Error::new(
+                "FILTER keyword",
+                format!("unknown filter '{wanted}' (known: {})", known.join(", ")),
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup_finds_every_filter_and_ignores_case_and_padding() {
+        for f in &FILTERS {
+            assert_eq!(filter_by_name(f.name).unwrap().name, f.name);
+        }
+        assert_eq!(filter_by_name(" f480m  ").unwrap().pivot_um, 4.817);
+    }
+
+    #[test]
+    fn unknown_filter_is_an_error_naming_it() {
+        let err = filter_by_name("F090W").unwrap_err();
+        assert!(err.problem.contains("F090W"));
+    }
+
+    #[test]
+    fn pivot_lies_between_half_power_points() {
+        for f in &FILTERS {
+            assert!(f.half_power_um.0 < f.pivot_um && f.pivot_um < f.half_power_um.1);
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! The steps as plain functions over typed products: `ami_analyze` of exposure bytes into its
+//! named product files. The command line and the page both call these.
+
+use crate::analyze::bandpass::centre_and_fraction;
+use crate::analyze::exposure::{analyze_exposure, AnalyzeParams, ExposureAnalysis, References};
+use crate::analyze::stats::ObservableSet;
+use crate::error::Result;
+use crate::fits::{write_fits, Card, Header};
+use crate::products::amilg::{lg_fit_hdus, AmiLg};
+use crate::products::exposure::CalExposure;
+use crate::products::oifits::{copied_primary, OiData, OiMeta, OiProduct};
+
+/// A named output file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProductFile {
+    pub name: String,
+    pub bytes: Vec<u8>,
+}
+
+/// An analysed exposure with what its products need.
+#[derive(Debug, Clone)]
+pub struct AnalyzedExposure {
+    pub exposure: CalExposure,
+    pub analysis: ExposureAnalysis,
+    pub meta: OiMeta,
+}
+
+/// Runs `ami_analyze` on one exposure.
+pub fn analyze(
+    exposure: CalExposure,
+    refs: &References,
+    params: &AnalyzeParams,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<AnalyzedExposure> {
+    let analysis = analyze_exposure(&exposure, refs, params, progress)?;
+    let (centre, fraction) = centre_and_fraction(&analysis.bandpass);
+    let pixscale_arcsec = analysis.pixscale_rad.to_degrees() * 3600.0;
+    let meta = OiMeta::from_exposure(
+        &exposure,
+        analysis.integrations.len(),
+        pixscale_arcsec,
+        analysis.n,
+        (centre, centre * fraction),
+    );
+    Ok(AnalyzedExposure {
+        exposure,
+        analysis,
+        meta,
+    })
+}
+
+/// Per-integration observables with per-integration errors: the scatter between integrations
+/// (standard deviation, i.e. the standard error of the mean times sqrt(nint)), or the
+/// propagated errors for a single integration.
+pub fn per_integration_sets(a: &ExposureAnalysis) -> Vec<ObservableSet> {
+    let nint = a.integrations.len();
+    let scale = (nint as f64).sqrt();
+    let avg = &a.average;
+    let times = |v: &Vec<f64>| v.iter().map(|e| e * scale).collect::<Vec<f64>>();
+    a.integrations
+        .iter()
+        .map(|f| {
+            if let Some(e) = &f.errors {
+                return e.clone();
+            }
+            let o = &f.observables;
+            ObservableSet {
+                fringe_amp: o.fringe_amp.clone(),
+                fringe_amp_err: times(&avg.fringe_amp_err),
+                fringe_phase_rad: o.fringe_phase_rad.clone(),
+                fringe_phase_err_rad: times(&avg.fringe_phase_err_rad),
+                vis2: o.fringe_amp.iter().map(|v| v * v).collect(),
+                vis2_err: times(&avg.vis2_err),
+                closure_phase_rad: o.closure_phase_rad.clone(),
+                closure_phase_err_rad: times(&avg.closure_phase_err_rad),
+                t3_amp: o.t3_amp.clone(),
+                t3_amp_err: times(&avg.t3_amp_err),
+                closure_amp: o.closure_amp.clone(),
+                closure_amp_err: times(&avg.closure_amp_err),
+                quad_phase_rad: o.quad_phase_rad.clone(),
+                quad_phase_err_rad: times(&avg.quad_phase_err_rad),
+                piston_rad: o.piston_rad.clone(),
+                piston_err_rad: times(&avg.piston_err_rad),
+            }
+        })
+        .collect()
+}
+
+/// Step status and provenance keywords of an analysed exposure.
+fn analyze_cards(a: &AnalyzedExposure) -> Vec<Card> {
+    let an = &a.analysis;
+    vec![
+        Card::new("S_AMIANA", "COMPLETE", Some("ami_analyze step status")),
+        Card::new(
+            "AMI_NINT",
+            an.integrations.len() as i64,
+            Some("integrations fitted"),
+        ),
+        Card::new(
+            "AMI_NPIX",
+            an.n as i64,
+            Some("side of the cropped image fitted"),
+        ),
+        Card::new("AMI_MX", an.affine.mx, Some("affine distortion mx")),
+        Card::new("AMI_MY", an.affine.my, Some("affine distortion my")),
+        Card::new("AMI_SX", an.affine.sx, Some("affine distortion sx")),
+        Card::new("AMI_SY", an.affine.sy, Some("affine distortion sy")),
+        Card::new("CAL_VER", env!("CARGO_PKG_VERSION"), Some("ami3 version")),
+        Card::new("CAL_SOFT", "ami3", Some("software that made this file")),
+    ]
+}
+
+/// The primary header of an AmiLg-family product: input keywords plus step keywords.
+pub fn lg_primary(input: &Header, extra: &[Card]) -> Header {
+    let mut h = copied_primary(input);
+    for c in extra {
+        h.set(
+            &c.key,
+            c.value.clone().expect("step cards have values"),
+            c.comment.as_deref(),
+        );
+    }
+    h
+}
+
+/// The four stand-alone `ami_analyze` products of an exposure: `<root>_ami.fits`,
+/// `<root>_ami-oi.fits`, `<root>_amimulti-oi.fits`, `<root>_amilg.fits`.
+pub fn analyze_products(a: &AnalyzedExposure) -> Vec<ProductFile> {
+    let root = &a.analysis.root;
+    let cards = analyze_cards(a);
+    let model = |name: &str| {
+        let mut c = cards.clone();
+        c.push(Card::new("DATAMODL", name, Some("type of data model")));
+        c
+    };
+    let primary = lg_primary(&a.exposure.primary, &model("AmiLgModel"));
+    let fit_primary = lg_primary(&a.exposure.primary, &model("AmiLgFitModel"));
+    let lg = AmiLg::from_analysis(&a.analysis);
+    let per_int = per_integration_sets(&a.analysis);
+    let oi = |data: OiData| {
+        let p = OiProduct {
+            meta: &a.meta,
+            geometry: &a.analysis.geometry,
+            affine: &a.analysis.affine,
+            data,
+            extra_primary: model("AmiOIModel"),
+            calibrator_pistons: None,
+        };
+        write_fits(&p.to_hdus())
+    };
+    vec![
+        ProductFile {
+            name: format!("{root}_ami.fits"),
+            bytes: write_fits(&lg.to_hdus(primary)),
+        },
+        ProductFile {
+            name: format!("{root}_ami-oi.fits"),
+            bytes: oi(OiData::Averaged(&a.analysis.average)),
+        },
+        ProductFile {
+            name: format!("{root}_amimulti-oi.fits"),
+            bytes: oi(OiData::PerIntegration(&per_int)),
+        },
+        ProductFile {
+            name: format!("{root}_amilg.fits"),
+            bytes: write_fits(&lg_fit_hdus(&a.analysis, fit_primary)),
+        },
+    ]
+}
+
+/// Reads an exposure, analyses it and returns its products; errors name the file.
+pub fn analyze_bytes(
+    bytes: &[u8],
+    file_name: &str,
+    refs: &References,
+    params: &AnalyzeParams,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<(AnalyzedExposure, Vec<ProductFile>)> {
+    let exposure = CalExposure::from_bytes(bytes, file_name)?;
+    let analyzed = analyze(exposure, refs, params, progress)?;
+    let products = analyze_products(&analyzed);
+    Ok((analyzed, products))
+}
