@@ -7,4 +7,5 @@ pub mod error;
 pub mod fits;
 pub mod niriss;
 pub mod products;
+pub mod simulate;
 pub mod steps;

@@ -12,19 +12,30 @@ const EXPOSURE: &str = "jw10005003001_03102_00001_nis_calints.fits";
 
 fn our_products() -> Vec<(String, Vec<u8>)> {
     let path = data_dir().join(EXPOSURE);
-    let (_, products) = analyze_bytes(&read(&path), EXPOSURE, &references(), &AnalyzeParams::default(), &|_, _| {}).unwrap();
+    let (_, products) = analyze_bytes(
+        &read(&path),
+        EXPOSURE,
+        &references(),
+        &AnalyzeParams::default(),
+        &|_, _| {},
+    )
+    .unwrap();
     products.into_iter().map(|p| (p.name, p.bytes)).collect()
 }
 
 fn product(products: &[(String, Vec<u8>)], suffix: &str) -> Vec<ami3::fits::Hdu> {
-    let (name, bytes) = products.iter().find(|(n, _)| n.ends_with(suffix)).expect(suffix);
+    let (name, bytes) = products
+        .iter()
+        .find(|(n, _)| n.ends_with(suffix))
+        .expect(suffix);
     read_fits(bytes, name).unwrap()
 }
 
 #[test]
 fn per_integration_observables_match_jwst() {
     let ours = product(&our_products(), "_amimulti-oi.fits");
-    let jwst = hdus(&data_dir().join("out-jwst-3.0.0/jw10005003001_03102_00001_nis_amimulti-oi.fits"));
+    let jwst =
+        hdus(&data_dir().join("out-jwst-3.0.0/jw10005003001_03102_00001_nis_amimulti-oi.fits"));
     let nint = 5;
     // jwst: one row per baseline, an nint-vector per row; ours: one row per baseline per
     // integration, integration-major
@@ -42,8 +53,15 @@ fn per_integration_observables_match_jwst() {
         for k in 0..nint {
             for r in 0..nrow {
                 let (x, y) = (a[k * nrow + r], b[r * nint + k]);
-                let d = if is_angle { angle_diff_deg(x, y) } else { (x - y).abs() };
-                assert!(d < tol, "{ext}.{col} integration {k} row {r}: ours {x}, jwst {y}");
+                let d = if is_angle {
+                    angle_diff_deg(x, y)
+                } else {
+                    (x - y).abs()
+                };
+                assert!(
+                    d < tol,
+                    "{ext}.{col} integration {k} row {r}: ours {x}, jwst {y}"
+                );
             }
         }
     }
@@ -69,13 +87,27 @@ fn averaged_observables_match_jwst() {
         let b = column(&jwst, ext, col);
         assert_eq!(a.len(), b.len(), "{ext}.{col}");
         for (r, (x, y)) in a.iter().zip(&b).enumerate() {
-            let d = if is_angle { angle_diff_deg(*x, *y) } else { (x - y).abs() };
+            let d = if is_angle {
+                angle_diff_deg(*x, *y)
+            } else {
+                (x - y).abs()
+            };
             assert!(d < tol, "{ext}.{col} row {r}: ours {x}, jwst {y}");
         }
     }
     // errors are positive and finite everywhere
-    for (ext, col) in [("OI_VIS", "VISAMPERR"), ("OI_VIS", "VISPHIERR"), ("OI_VIS2", "VIS2ERR"), ("OI_T3", "T3PHIERR")] {
-        assert!(column(&ours, ext, col).iter().all(|e| e.is_finite() && *e > 0.0), "{ext}.{col}");
+    for (ext, col) in [
+        ("OI_VIS", "VISAMPERR"),
+        ("OI_VIS", "VISPHIERR"),
+        ("OI_VIS2", "VIS2ERR"),
+        ("OI_T3", "T3PHIERR"),
+    ] {
+        assert!(
+            column(&ours, ext, col)
+                .iter()
+                .all(|e| e.is_finite() && *e > 0.0),
+            "{ext}.{col}"
+        );
     }
 }
 
@@ -97,11 +129,20 @@ fn bandpass_reproduces_jwst_19_bins() {
     let json: serde_json::Value = serde_json::from_str(&text).unwrap();
     let rows = json["rows"].as_array().unwrap();
     let t = references().throughput.unwrap();
-    let ours = ami3::analyze::bandpass::from_throughput(&t.wavelength_angstrom, &t.throughput).unwrap();
+    let ours =
+        ami3::analyze::bandpass::from_throughput(&t.wavelength_angstrom, &t.throughput).unwrap();
     assert_eq!(ours.len(), rows.len());
     for (o, r) in ours.iter().zip(rows) {
         let (w, l) = (r[0].as_f64().unwrap(), r[1].as_f64().unwrap());
-        assert!((o.wavelength_m - l).abs() < 1e-15, "wavelength {} vs {l}", o.wavelength_m);
-        assert!((o.weight - w).abs() < 1e-6 * w.max(1e-3), "weight {} vs {w}", o.weight);
+        assert!(
+            (o.wavelength_m - l).abs() < 1e-15,
+            "wavelength {} vs {l}",
+            o.wavelength_m
+        );
+        assert!(
+            (o.weight - w).abs() < 1e-6 * w.max(1e-3),
+            "weight {} vs {w}",
+            o.weight
+        );
     }
 }

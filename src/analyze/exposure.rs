@@ -443,7 +443,11 @@ pub fn analyze_exposure(
                     None => homoscedastic_covariance(&basis, &lf.residual, &excluded),
                 };
                 let mut set = single_set(&orders, &observables);
-                propagate_errors(&orders, &lf.coeffs, &cov, &mut set);
+                let centroid_cov = e
+                    .as_deref()
+                    .map(|e| centroid_covariance(&centroider, &img, e, k as u64));
+                let phase_cov = centroid_cov.map(|c| centroid_phase_covariance(&model, c));
+                propagate_errors(&orders, &lf.coeffs, &cov, phase_cov.as_deref(), &mut set);
                 Some(set)
             } else {
                 None
@@ -484,6 +488,87 @@ pub fn analyze_exposure(
         average,
         notes,
     })
+}
+
+/// Number of noise draws used to measure the centroid's scatter of a single integration.
+const CENTROID_DRAWS: usize = 32;
+
+/// Covariance [[xx, xy], [xy, yy]] of the centroid of `img` under its per-pixel errors,
+/// measured by re-centroiding noisy copies (seeded, so results are reproducible). The fit takes
+/// the centroid as given, so its noise must be added to the fringe phases separately.
+fn centroid_covariance(centroider: &Centroider, img: &[f64], err: &[f64], seed: u64) -> [f64; 3] {
+    let n = centroider.size();
+    let mut rng = crate::simulate::Rng::new(0xA3 ^ seed);
+    let mut xs = Vec::with_capacity(CENTROID_DRAWS);
+    let mut buf = vec![0.0; n * n];
+    for _ in 0..CENTROID_DRAWS {
+        for ((b, v), e) in buf.iter_mut().zip(img).zip(err) {
+            let sigma = if e.is_finite() { *e } else { 0.0 };
+            *b = if v.is_finite() {
+                v + sigma * rng.normal()
+            } else {
+                0.0
+            };
+        }
+        if let Ok(c) = centroider.centroid(ArrayView2::from_shape((n, n), &buf).expect("n x n")) {
+            if c.x_px.is_finite() && c.y_px.is_finite() {
+                xs.push((c.x_px, c.y_px));
+            }
+        }
+    }
+    if xs.len() < 3 {
+        return [0.0; 3];
+    }
+    let m = xs.len() as f64;
+    let (mx, my) = xs
+        .iter()
+        .fold((0.0, 0.0), |(a, b), (x, y)| (a + x / m, b + y / m));
+    let (mut cxx, mut cxy, mut cyy) = (0.0, 0.0, 0.0);
+    for (x, y) in &xs {
+        cxx += (x - mx) * (x - mx) / (m - 1.0);
+        cxy += (x - mx) * (y - my) / (m - 1.0);
+        cyy += (y - my) * (y - my) / (m - 1.0);
+    }
+    [cxx, cxy, cyy]
+}
+
+/// Fringe-phase covariance caused by a centroid covariance: moving the model centre by
+/// (dx, dy) moves every fringe phase by the model's phase gradient at the bandpass' mean
+/// inverse wavelength.
+fn centroid_phase_covariance(model: &LgModel, c: [f64; 3]) -> Vec<f64> {
+    let wsum: f64 = model.bandpass.iter().map(|b| b.weight).sum();
+    let inv_lambda = model
+        .bandpass
+        .iter()
+        .map(|b| b.weight / b.wavelength_m)
+        .sum::<f64>()
+        / wsum;
+    let [[a, b], [cc, d]] = model.affine.f_args_matrix();
+    let k = 2.0 * std::f64::consts::PI * model.pixscale_rad * inv_lambda;
+    // phase = k (u' B0 + v' B1), (u', v') = T (row, col) = T (dy, dx)
+    let grads: Vec<(f64, f64)> = model
+        .pairs
+        .iter()
+        .map(|&[p, q]| {
+            let (hp, hq) = (
+                model.geometry.centres_inst_m[p],
+                model.geometry.centres_inst_m[q],
+            );
+            let (b0, b1) = (hp[0] - hq[0], hp[1] - hq[1]);
+            let d_row = k * (a * b0 + cc * b1);
+            let d_col = k * (b * b0 + d * b1);
+            (d_col, d_row) // (d phase / dx, d phase / dy)
+        })
+        .collect();
+    let nb = grads.len();
+    let mut out = vec![0.0; nb * nb];
+    for (i, gi) in grads.iter().enumerate() {
+        for (j, gj) in grads.iter().enumerate() {
+            out[i * nb + j] =
+                gi.0 * gj.0 * c[0] + (gi.0 * gj.1 + gi.1 * gj.0) * c[1] + gi.1 * gj.1 * c[2];
+        }
+    }
+    out
 }
 
 /// One integration's values as an ObservableSet (errors filled later).

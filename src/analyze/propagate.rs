@@ -8,7 +8,15 @@ use nalgebra::DMatrix;
 
 /// Fills the error fields of `set` (whose values are one integration's) from the coefficient
 /// covariance `cov` (row-major ns x ns) of the raw coefficients `coeffs`.
-pub fn propagate_errors(orders: &Orders, coeffs: &[f64], cov: &[f64], set: &mut ObservableSet) {
+/// `extra_phase_cov` (nb x nb, row-major) is added to the fringe-phase covariance: the part of
+/// the phase noise that comes from the centroid, which the fit takes as given.
+pub fn propagate_errors(
+    orders: &Orders,
+    coeffs: &[f64],
+    cov: &[f64],
+    extra_phase_cov: Option<&[f64]>,
+    set: &mut ObservableSet,
+) {
     let ns = coeffs.len();
     let nb = orders.baselines.len();
     let x0 = coeffs[0];
@@ -34,7 +42,10 @@ pub fn propagate_errors(orders: &Orders, coeffs: &[f64], cov: &[f64], set: &mut 
         j_pha[(k, 2 * k + 1)] = c / v2;
     }
     let cov_amp = &j_amp * &cov_cs * j_amp.transpose();
-    let cov_pha = &j_pha * &cov_cs * j_pha.transpose();
+    let mut cov_pha = &j_pha * &cov_cs * j_pha.transpose();
+    if let Some(extra) = extra_phase_cov {
+        cov_pha += DMatrix::from_row_slice(nb, nb, extra);
+    }
     let sd = |m: &DMatrix<f64>, g: &[f64]| {
         let g = DMatrix::from_row_slice(1, g.len(), g);
         (&g * m * g.transpose())[(0, 0)].max(0.0).sqrt()

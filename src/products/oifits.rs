@@ -61,14 +61,20 @@ impl OiMeta {
         };
         let start =
             kw_f64(e, "EXPSTART").unwrap_or_else(|| mjd_from_iso(&date_obs).unwrap_or(51544.0));
-        let end = kw_f64(e, "EXPEND").filter(|&v| v > start).unwrap_or(start);
-        let step = (end - start) / nint as f64;
+        let nints = kw_f64(e, "NINTS").unwrap_or(nint as f64).max(nint as f64);
+        // per-integration time: EFFINTTM, else the exposure time shared out
+        let int_s = kw_f64(e, "EFFINTTM")
+            .or_else(|| kw_f64(e, "EFFEXPTM").map(|t| t / nints))
+            .unwrap_or(0.0);
+        let end = kw_f64(e, "EXPEND")
+            .filter(|&v| v > start)
+            .unwrap_or(start + int_s * nints / 86400.0);
+        // integration k of the file is integration k of the exposure (firstfew keeps the first)
+        let step = (end - start) / nints;
         let mjd_per_integration: Vec<f64> =
             (0..nint).map(|k| start + (k as f64 + 0.5) * step).collect();
-        let effexptm = kw_f64(e, "EFFEXPTM").unwrap_or(0.0);
-        let nints = kw_f64(e, "NINTS").unwrap_or(1.0);
-        // upstream: a 2-D image stands for all integrations; a cube's slices are one each
-        let int_time_s = if e.is_2d { effexptm * nints } else { effexptm };
+        // a 2-D image stands for all integrations (upstream.md §5.3)
+        let int_time_s = if e.is_2d { int_s * nints } else { int_s };
         let targname = e
             .keyword("TARGNAME")
             .filter(|s| !s.is_empty() && s != "UNKNOWN");
