@@ -66,7 +66,13 @@ impl MatrixDft {
     /// spans `nlam_d` resolution elements (λ/D, D = the input plane's width) on each axis.
     pub fn new(input_shape: (usize, usize), output_shape: (usize, usize), nlam_d: f64) -> Self {
         let (rows_re, rows_im) = axis_exponents(input_shape.0, output_shape.0, nlam_d);
-        let (cols_re, cols_im) = axis_exponents(input_shape.1, output_shape.1, nlam_d);
+        // Square in and out (the usual case) makes both axes' matrices identical.
+        let (cols_re, cols_im) =
+            if input_shape.0 == input_shape.1 && output_shape.0 == output_shape.1 {
+                (rows_re.clone(), rows_im.clone())
+            } else {
+                axis_exponents(input_shape.1, output_shape.1, nlam_d)
+            };
         let count = (input_shape.0 * input_shape.1 * output_shape.0 * output_shape.1) as f64;
         MatrixDft {
             input_shape,
@@ -136,20 +142,28 @@ impl MatrixDft {
         // Accumulate transposed (Nx × My) so each update writes one contiguous row.
         let mut tt_re = Array2::<f64>::zeros((nx, my));
         let mut tt_im = Array2::<f64>::zeros((nx, my));
+        let tt_re_rows = tt_re.as_slice_mut().expect("fresh array is contiguous");
+        let tt_im_rows = tt_im.as_slice_mut().expect("fresh array is contiguous");
         for y in 0..ny {
             let e_re = self.rows_re.row(y);
             let e_im = self.rows_im.row(y);
+            let (e_re, e_im) = (
+                e_re.as_slice().expect("planned arrays are contiguous"),
+                e_im.as_slice().expect("planned arrays are contiguous"),
+            );
             for x in 0..nx {
                 let p = input[[y, x]];
                 if p == 0.0 {
                     continue;
                 }
-                Zip::from(tt_re.row_mut(x))
-                    .and(e_re)
-                    .for_each(|acc, &e| *acc += p * e);
-                Zip::from(tt_im.row_mut(x))
-                    .and(e_im)
-                    .for_each(|acc, &e| *acc += p * e);
+                let acc_re = &mut tt_re_rows[x * my..(x + 1) * my];
+                for (acc, &e) in acc_re.iter_mut().zip(e_re) {
+                    *acc += p * e;
+                }
+                let acc_im = &mut tt_im_rows[x * my..(x + 1) * my];
+                for (acc, &e) in acc_im.iter_mut().zip(e_im) {
+                    *acc += p * e;
+                }
             }
         }
         (

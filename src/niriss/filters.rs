@@ -22,16 +22,28 @@ pub struct Filter {
 impl Filter {
     /// Pivot wavelength in metres.
     pub fn pivot_m(&self) -> f64 {
-        self.pivot_um * 1e-6
+        um_to_m(self.pivot_um)
     }
 
     /// Half-power wavelengths in metres.
     pub fn half_power_m(&self) -> (f64, f64) {
-        (self.half_power_um.0 * 1e-6, self.half_power_um.1 * 1e-6)
+        (um_to_m(self.half_power_um.0), um_to_m(self.half_power_um.1))
     }
 }
 
+/// Micrometres to metres, giving the double nearest to the decimal value in metres (what jwst's
+/// literals such as `4.286e-6` are). Scaling by 1e-6 or dividing by 1e6 is off by one ulp for
+/// several table entries; the shortest decimal form of the µm value re-read with an exponent is
+/// exact for these short literals.
+fn um_to_m(um: f64) -> f64 {
+    format!("{um}e-6")
+        .parse()
+        .expect("a formatted f64 with an exponent parses")
+}
+
 /// The filter table (upstream.md §2.4), AMI filters first.
+// 3.142 and 3.141 µm are wavelengths that merely look like π to clippy.
+#[allow(clippy::approx_constant)]
 pub const FILTERS: [Filter; 6] = [
     Filter {
         name: "F277W",
@@ -103,6 +115,23 @@ mod tests {
     fn unknown_filter_is_an_error_naming_it() {
         let err = filter_by_name("F090W").unwrap_err();
         assert!(err.problem.contains("F090W"));
+    }
+
+    #[test]
+    fn metres_are_the_decimal_literals_of_upstream_md_2_4() {
+        let expected_m = [
+            ("F277W", 2.776e-6, (2.413e-6, 3.142e-6)),
+            ("F380M", 3.828e-6, (3.726e-6, 3.931e-6)),
+            ("F430M", 4.286e-6, (4.182e-6, 4.395e-6)),
+            ("F480M", 4.817e-6, (4.669e-6, 4.971e-6)),
+            ("F356W", 3.595e-6, (3.141e-6, 4.068e-6)),
+            ("F444W", 4.435e-6, (3.880e-6, 5.023e-6)),
+        ];
+        for (name, pivot_m, half_power_m) in expected_m {
+            let f = filter_by_name(name).unwrap();
+            assert_eq!(f.pivot_m(), pivot_m, "{name}");
+            assert_eq!(f.half_power_m(), half_power_m, "{name}");
+        }
     }
 
     #[test]
