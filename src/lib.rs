@@ -2,10 +2,13 @@
 //! and for WebAssembly. Science lives here; JavaScript only moves bytes (see `wasm`).
 
 pub mod analyze;
+pub mod average;
 pub mod cli;
 pub mod error;
 pub mod fits;
 pub mod niriss;
+pub mod normalize;
+pub mod pipeline;
 pub mod products;
 pub mod simulate;
 pub mod steps;

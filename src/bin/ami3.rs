@@ -1,13 +1,15 @@
 //! The `ami3` command line: a thin shell over the library's steps.
 
-use ami3::cli::{build_params, build_references, AnalyzeOptions};
+use ami3::cli::{build_params, build_references, parse_bool, AnalyzeOptions};
 use ami3::error::{Error, Result};
+use ami3::pipeline::{run_pipeline, Association, PipelineOptions};
 use ami3::steps::analyze_bytes;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 const USAGE: &str = "usage:
+  ami3 run ASN.json --out DIR [--save-averages] [--oifits true|false] [every analyze option]
   ami3 analyze EXPOSURE.fits... --out DIR [--throughput FILE] [--nrm FILE] [--bandpass FILE]
        [--oversample N] [--affine2d commissioning|none|FILE] [--rotation-search \"START STOP STEP\"]
        [--psf-offset \"X Y\"] [--rotation DEG] [--usebp true|false] [--run-bpfix true|false]
@@ -118,10 +120,79 @@ fn analyze_command(args: &[String]) -> Result<bool> {
     Ok(all_ok)
 }
 
+fn run_command(args: &[String]) -> Result<bool> {
+    // --save-averages is a flag: give it a value so the generic parser can take it
+    let mut args: Vec<String> = args.to_vec();
+    if let Some(i) = args.iter().position(|a| a == "--save-averages") {
+        let next_is_value = args.get(i + 1).is_some_and(|v| v == "true" || v == "false");
+        if !next_is_value {
+            args.insert(i + 1, "true".into());
+        }
+    }
+    let (files, out, opts, other) = parse(&args)?;
+    let mut options = PipelineOptions::default();
+    for (name, value) in other {
+        match name.as_str() {
+            "--save-averages" => options.save_averages = parse_bool(&name, &value)?,
+            "--oifits" => options.oifits = parse_bool(&name, &value)?,
+            _ => {
+                return Err(Error::new(
+                    "command line",
+                    format!("unknown option {name}\n{USAGE}"),
+                ))
+            }
+        }
+    }
+    let out =
+        out.ok_or_else(|| Error::new("command line", format!("--out DIR is required\n{USAGE}")))?;
+    let [asn_path] = files.as_slice() else {
+        return Err(Error::new(
+            "command line",
+            format!("give exactly one association file\n{USAGE}"),
+        ));
+    };
+    options.analyze = build_params(&opts, &read_file)?;
+    let refs = build_references(&opts, &read_file)?;
+    let text = String::from_utf8(read_file(asn_path)?)
+        .map_err(|_| Error::new(asn_path.as_str(), "not UTF-8 text"))?;
+    let asn = Association::from_json(&text, asn_path)?;
+    let folder = Path::new(asn_path)
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let load = |name: &str| {
+        read_file(&folder.join(name).display().to_string()).map_err(|e| Error::new(name, e.problem))
+    };
+    let dir = PathBuf::from(&out);
+    std::fs::create_dir_all(&dir).map_err(|e| Error::new(&out, format!("cannot create: {e}")))?;
+    let progress =
+        |name: &str, done: usize, total: usize| eprintln!("{name}: integration {done} of {total}");
+    let (products, combined, errors) = run_pipeline(&asn, &load, &refs, &options, &progress);
+    for p in products.iter().chain(&combined.products) {
+        let path = write_file(&dir, &p.name, &p.bytes)?;
+        println!("wrote {}", path.display());
+    }
+    for m in &combined.messages {
+        println!("note: {m}");
+    }
+    if let Some(cp) = &combined.calibrated_closure_phases_deg {
+        let rms = (cp.iter().map(|c| c * c).sum::<f64>() / cp.len() as f64).sqrt();
+        println!(
+            "calibrated closure phases: {} triangles, RMS {rms:.4} deg",
+            cp.len()
+        );
+    }
+    for e in &errors {
+        eprintln!("error: {e}");
+    }
+    Ok(errors.is_empty())
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("analyze") => analyze_command(&args[1..]),
+        Some("run") => run_command(&args[1..]),
         Some("-h") | Some("--help") | None => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;

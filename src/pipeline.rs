@@ -1,0 +1,407 @@
+//! `calwebb_ami3` (ami3.md §2, upstream.md §7.1–7.2): reads an association, runs `ami_analyze`
+//! on every science and reference-star member, averages each group with `ami_average`,
+//! calibrates the science average by the reference average with `ami_normalize`, and names the
+//! products. Split in two so the page can analyse members in separate workers: `analyze_member`
+//! per exposure, then `combine` over the member results.
+
+use crate::analyze::affine::Affine2d;
+use crate::analyze::exposure::{AnalyzeParams, References};
+use crate::analyze::stats::ObservableSet;
+use crate::average::average;
+use crate::error::{Error, Result};
+use crate::fits::{write_fits, Card, Header};
+use crate::niriss::mask::MaskGeometry;
+use crate::normalize::normalize;
+use crate::products::amilg::AmiLg;
+use crate::products::oifits::{OiData, OiMeta, OiProduct};
+use crate::steps::{analyze, lg_primary, ProductFile};
+
+/// Member role in the association.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Role {
+    Science,
+    Psf,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Member {
+    pub expname: String,
+    pub role: Role,
+}
+
+/// The parts of an ASN the pipeline uses.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Association {
+    /// Base name of the ASN file (written to ASNTABLE).
+    pub table_name: String,
+    pub asn_id: String,
+    pub asn_pool: String,
+    pub product_name: String,
+    pub members: Vec<Member>,
+}
+
+impl Association {
+    pub fn from_json(text: &str, file_name: &str) -> Result<Self> {
+        let err = |p: &str| Error::new(file_name, p.to_string());
+        let v: serde_json::Value = serde_json::from_str(text)
+            .map_err(|e| Error::new(file_name, format!("not valid JSON: {e}")))?;
+        let product = v
+            .get("products")
+            .and_then(|p| p.as_array())
+            .and_then(|p| p.first())
+            .ok_or_else(|| err("no products[0] in the association"))?;
+        let product_name = product
+            .get("name")
+            .and_then(|n| n.as_str())
+            .filter(|s| !s.trim().is_empty())
+            .ok_or_else(|| err("products[0] has no name"))?
+            .trim()
+            .to_string();
+        let members = product
+            .get("members")
+            .and_then(|m| m.as_array())
+            .ok_or_else(|| err("products[0] has no members list"))?;
+        let mut out = Vec::new();
+        for (i, m) in members.iter().enumerate() {
+            let expname = m
+                .get("expname")
+                .and_then(|x| x.as_str())
+                .ok_or_else(|| Error::new(file_name, format!("member {i} has no expname")))?;
+            let role = match m
+                .get("exptype")
+                .and_then(|x| x.as_str())
+                .map(|s| s.trim().to_ascii_lowercase())
+            {
+                Some(t) if t == "science" => Role::Science,
+                Some(t) if t == "psf" => Role::Psf,
+                _ => continue,
+            };
+            out.push(Member {
+                expname: expname.to_string(),
+                role,
+            });
+        }
+        if !out.iter().any(|m| m.role == Role::Science) {
+            return Err(err("no member with exptype 'science': nothing to reduce"));
+        }
+        let base = file_name
+            .rsplit(['/', '\\'])
+            .next()
+            .unwrap_or(file_name)
+            .to_string();
+        Ok(Association {
+            table_name: base,
+            asn_id: v
+                .get("asn_id")
+                .and_then(|x| x.as_str())
+                .unwrap_or("a0000")
+                .trim()
+                .to_string(),
+            asn_pool: v
+                .get("asn_pool")
+                .and_then(|x| x.as_str())
+                .unwrap_or("")
+                .trim()
+                .to_string(),
+            product_name,
+            members: out,
+        })
+    }
+}
+
+/// Pipeline options.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PipelineOptions {
+    pub save_averages: bool,
+    pub oifits: bool,
+    pub analyze: AnalyzeParams,
+}
+
+impl Default for PipelineOptions {
+    fn default() -> Self {
+        PipelineOptions {
+            save_averages: false,
+            oifits: true,
+            analyze: AnalyzeParams::default(),
+        }
+    }
+}
+
+/// What one member's analysis leaves for `combine`.
+#[derive(Debug, Clone)]
+pub struct MemberResult {
+    pub member: Member,
+    pub lg: AmiLg,
+    pub meta: OiMeta,
+    pub geometry: MaskGeometry,
+    pub affine: Affine2d,
+    /// Notes from the analysis.
+    pub notes: Vec<String>,
+    /// Integrations fitted.
+    pub nint: usize,
+    /// Side of the cropped image.
+    pub n: usize,
+}
+
+fn asn_cards(asn: &Association) -> Vec<Card> {
+    vec![
+        Card::new(
+            "ASNPOOL",
+            asn.asn_pool.as_str(),
+            Some("name of the ASN pool"),
+        ),
+        Card::new(
+            "ASNTABLE",
+            asn.table_name.as_str(),
+            Some("name of the ASN table"),
+        ),
+    ]
+}
+
+fn status_cards(keys: &[&str]) -> Vec<Card> {
+    keys.iter()
+        .map(|k| Card::new(k, "COMPLETE", Some("step status")))
+        .collect()
+}
+
+fn oi_bytes(
+    meta: &OiMeta,
+    geometry: &MaskGeometry,
+    affine: &Affine2d,
+    set: &ObservableSet,
+    extra: Vec<Card>,
+    calibrator: Option<&ObservableSet>,
+) -> Vec<u8> {
+    let mut cards = extra;
+    cards.push(Card::new(
+        "DATAMODL",
+        "AmiOIModel",
+        Some("type of data model"),
+    ));
+    let p = OiProduct {
+        meta,
+        geometry,
+        affine,
+        data: OiData::Averaged(set),
+        extra_primary: cards,
+        calibrator_pistons: calibrator
+            .map(|c| (c.piston_rad.as_slice(), c.piston_err_rad.as_slice())),
+    };
+    write_fits(&p.to_hdus())
+}
+
+fn lg_bytes(lg: &AmiLg, input_primary: &Header, extra: Vec<Card>) -> Vec<u8> {
+    let mut cards = extra;
+    cards.push(Card::new(
+        "DATAMODL",
+        "AmiLgModel",
+        Some("type of data model"),
+    ));
+    write_fits(&lg.to_hdus(lg_primary(input_primary, &cards)))
+}
+
+/// Analyses one member and writes its exposure-level products (`_ami`, and with `oifits`
+/// `_ami-oi` or `_psf-ami-oi`).
+pub fn analyze_member(
+    bytes: &[u8],
+    member: &Member,
+    asn: &Association,
+    refs: &References,
+    options: &PipelineOptions,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<(MemberResult, Vec<ProductFile>)> {
+    let exposure = crate::products::exposure::CalExposure::from_bytes(bytes, &member.expname)?;
+    let analyzed = analyze(exposure, refs, &options.analyze, progress)?;
+    let an = &analyzed.analysis;
+    let lg = AmiLg::from_analysis(an);
+    let root = format!("{}_{}", an.root, asn.asn_id);
+    let mut extra = asn_cards(asn);
+    extra.extend(status_cards(&["S_AMIANA"]));
+    let mut products = vec![ProductFile {
+        name: format!("{root}_ami.fits"),
+        bytes: lg_bytes(&lg, &analyzed.exposure.primary, extra.clone()),
+    }];
+    if options.oifits {
+        let suffix = if member.role == Role::Psf {
+            "psf-ami-oi"
+        } else {
+            "ami-oi"
+        };
+        products.push(ProductFile {
+            name: format!("{root}_{suffix}.fits"),
+            bytes: oi_bytes(
+                &analyzed.meta,
+                &an.geometry,
+                &an.affine,
+                &an.average,
+                extra,
+                None,
+            ),
+        });
+    }
+    let result = MemberResult {
+        member: member.clone(),
+        lg,
+        meta: analyzed.meta.clone(),
+        geometry: an.geometry.clone(),
+        affine: an.affine,
+        notes: an.notes.clone(),
+        nint: an.integrations.len(),
+        n: an.n,
+    };
+    Ok((result, products))
+}
+
+/// The source-level products and messages of the pipeline.
+#[derive(Debug, Clone, Default)]
+pub struct Combined {
+    pub products: Vec<ProductFile>,
+    pub messages: Vec<String>,
+    /// Calibrated closure phases (degrees), when a reference star was reduced.
+    pub calibrated_closure_phases_deg: Option<Vec<f64>>,
+    pub science_average: Option<ObservableSet>,
+    pub psf_average: Option<ObservableSet>,
+}
+
+/// `ami_average` of each group and `ami_normalize`, from the members that were reduced.
+pub fn combine(asn: &Association, results: &[MemberResult], options: &PipelineOptions) -> Combined {
+    let mut out = Combined::default();
+    let science: Vec<&MemberResult> = results
+        .iter()
+        .filter(|r| r.member.role == Role::Science)
+        .collect();
+    let psf: Vec<&MemberResult> = results
+        .iter()
+        .filter(|r| r.member.role == Role::Psf)
+        .collect();
+    if science.is_empty() {
+        out.messages
+            .push("no science exposure was reduced: no averages, no calibrated product".into());
+        return out;
+    }
+    let holes = &science[0].geometry.holes;
+    if results.iter().any(|r| &r.geometry.holes != holes) {
+        out.messages
+            .push("members were fitted with different hole sets: cannot average them".into());
+        return out;
+    }
+    let lgs = |group: &[&MemberResult]| group.iter().map(|r| r.lg.clone()).collect::<Vec<_>>();
+    let sci_avg = average(&lgs(&science));
+    let first = science[0];
+    let mut cards = asn_cards(asn);
+    cards.extend(status_cards(&["S_AMIANA", "S_AMIAVG"]));
+    let product = &asn.product_name;
+    let psf_avg = if psf.is_empty() {
+        None
+    } else {
+        Some(average(&lgs(&psf)))
+    };
+    if options.save_averages {
+        out.products.push(ProductFile {
+            name: format!("{product}_amiavg.fits"),
+            bytes: lg_bytes(&sci_avg, &first.meta.input_primary, cards.clone()),
+        });
+        if let (Some(p), Some(pm)) = (&psf_avg, psf.first()) {
+            out.products.push(ProductFile {
+                name: format!("{product}_psf-amiavg.fits"),
+                bytes: lg_bytes(p, &pm.meta.input_primary, cards.clone()),
+            });
+        }
+    }
+    out.science_average = Some(sci_avg.observables.clone());
+    match (&psf_avg, psf.first()) {
+        (Some(p), Some(pm)) => {
+            out.psf_average = Some(p.observables.clone());
+            let norm = normalize(&sci_avg, p);
+            let mut ncards = cards.clone();
+            ncards.extend(status_cards(&["S_AMINOR"]));
+            let calib = pm
+                .meta
+                .input_primary
+                .get_str("TARGPROP")
+                .unwrap_or("UNKNOWN")
+                .trim()
+                .to_string();
+            ncards.push(Card::new(
+                "CALIB",
+                calib.as_str(),
+                Some("calibrator target"),
+            ));
+            ncards.push(Card::new(
+                "NSCIEXP",
+                science.len() as i64,
+                Some("science exposures averaged"),
+            ));
+            ncards.push(Card::new(
+                "NPSFEXP",
+                psf.len() as i64,
+                Some("reference exposures averaged"),
+            ));
+            out.products.push(ProductFile {
+                name: format!("{product}_aminorm.fits"),
+                bytes: lg_bytes(&norm, &first.meta.input_primary, ncards.clone()),
+            });
+            if options.oifits {
+                let mut meta = first.meta.clone();
+                let mjds: Vec<f64> = science.iter().map(|r| r.meta.mjd_mean).collect();
+                meta.mjd_mean = mjds.iter().sum::<f64>() / mjds.len() as f64;
+                meta.int_time_s = science
+                    .iter()
+                    .map(|r| r.meta.int_time_s * r.nint as f64)
+                    .sum();
+                out.products.push(ProductFile {
+                    name: format!("{product}_aminorm-oi.fits"),
+                    bytes: oi_bytes(
+                        &meta,
+                        &first.geometry,
+                        &first.affine,
+                        &norm.observables,
+                        ncards,
+                        Some(&p.observables),
+                    ),
+                });
+            }
+            out.calibrated_closure_phases_deg = Some(
+                norm.observables
+                    .closure_phase_rad
+                    .iter()
+                    .map(|c| c.to_degrees())
+                    .collect(),
+            );
+        }
+        _ => out.messages.push(
+            "no reference-star (psf) exposure: ami_normalize skipped, no calibrated product".into(),
+        ),
+    }
+    out
+}
+
+/// Runs the whole pipeline; `load` returns a member's bytes by its ASN name. Members that fail
+/// are reported in the returned errors; the rest are reduced.
+pub fn run_pipeline(
+    asn: &Association,
+    load: &(dyn Fn(&str) -> Result<Vec<u8>> + Sync),
+    refs: &References,
+    options: &PipelineOptions,
+    progress: &(dyn Fn(&str, usize, usize) + Sync),
+) -> (Vec<ProductFile>, Combined, Vec<Error>) {
+    let mut products = Vec::new();
+    let mut results = Vec::new();
+    let mut errors = Vec::new();
+    for member in &asn.members {
+        let outcome = load(&member.expname).and_then(|bytes| {
+            analyze_member(&bytes, member, asn, refs, options, &|d, t| {
+                progress(&member.expname, d, t)
+            })
+        });
+        match outcome {
+            Ok((r, p)) => {
+                results.push(r);
+                products.extend(p);
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    let combined = combine(asn, &results, options);
+    (products, combined, errors)
+}
