@@ -12,3 +12,4 @@ pub mod pipeline;
 pub mod products;
 pub mod simulate;
 pub mod steps;
+pub mod wasm;

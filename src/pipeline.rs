@@ -128,7 +128,7 @@ impl Default for PipelineOptions {
 }
 
 /// What one member's analysis leaves for `combine`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct MemberResult {
     pub member: Member,
     pub lg: AmiLg,

@@ -248,3 +248,76 @@ pub fn exposure_fits(e: &CalExposure) -> Vec<u8> {
         ),
     ])
 }
+
+/// The page's built-in demo association: a star with a faint companion (two exposures) and a
+/// point-like reference star (two exposures), F480M, SUB80, four integrations each, simulated
+/// through the built-in F480M bandpass. Returns the ASN JSON and the `_calints` files.
+pub fn demo_association() -> Vec<crate::steps::ProductFile> {
+    use crate::steps::ProductFile;
+    let (wl, th) =
+        crate::niriss::throughput::builtin_throughput("F480M").expect("F480M is built in");
+    let bandpass =
+        crate::analyze::bandpass::from_throughput(&wl, &th).expect("built-in curve is valid");
+    let base = SimSpec {
+        nint: 4,
+        ny: 80,
+        nx: 80,
+        bandpass,
+        counts: 3e6,
+        read_noise: 15.0,
+        offset_px: (0.21, 1.87),
+        ..SimSpec::point_source(0)
+    };
+    let science = SimSpec {
+        companion: Some((2.4, -1.3, 0.06)),
+        target: "DEMO-BINARY".into(),
+        ..base.clone()
+    };
+    let reference = SimSpec {
+        offset_px: (-0.32, 2.11),
+        target: "DEMO-REF".into(),
+        ..base
+    };
+    let science_image = noiseless_image(&science);
+    let reference_image = noiseless_image(&reference);
+    let mut files = Vec::new();
+    let mut members = Vec::new();
+    for (k, (spec, img, role)) in [
+        (&reference, &reference_image, "psf"),
+        (&reference, &reference_image, "psf"),
+        (&science, &science_image, "science"),
+        (&science, &science_image, "science"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let name = format!("jw99999{:03}001_03102_00001_nis_calints.fits", k + 1);
+        let spec = SimSpec {
+            seed: 7 + k as u64,
+            ..spec.clone()
+        };
+        let e = simulate_from_image(&spec, img, &name);
+        files.push(ProductFile {
+            name: name.clone(),
+            bytes: exposure_fits(&e),
+        });
+        members.push(serde_json::json!({"expname": name, "exptype": role}));
+    }
+    let asn = serde_json::json!({
+        "asn_type": "ami3",
+        "asn_rule": "demo",
+        "program": "99999",
+        "asn_id": "a0001",
+        "target": "t001",
+        "asn_pool": "ami3_demo_pool",
+        "products": [{"name": "jw99999-a0001_t001_niriss_f480m-nrm", "members": members}]
+    });
+    files.insert(
+        0,
+        ProductFile {
+            name: "demo_asn.json".into(),
+            bytes: serde_json::to_vec_pretty(&asn).expect("json"),
+        },
+    );
+    files
+}

@@ -193,7 +193,7 @@ impl Table {
                     }
                     self.nrows
                 }
-                other => self.nrows.checked_mul(other.repeat()).unwrap_or(usize::MAX),
+                other => self.nrows.saturating_mul(other.repeat()),
             };
             if col.data.len() != expected {
                 return Err(format!(

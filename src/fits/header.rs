@@ -7,7 +7,7 @@ use std::fmt;
 /// The value of a header card (FITS standard §4.2): character string, integer, real or logical.
 ///
 /// Complex values are rare and not needed here; the reader keeps their text as a `Str`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Value {
     /// A character string, without its quotes, `''` unescaped and trailing blanks removed.
     Str(String),
@@ -109,7 +109,7 @@ impl From<bool> for Value {
 /// * A card without a value — `COMMENT`, `HISTORY`, a blank keyword, and also `HIERARCH`
 ///   or undefined-value cards — has `value: None` and `comment` holding the card's text from
 ///   column 9 on (trailing blanks removed); the writer puts that text back verbatim.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Card {
     /// The keyword, upper case, at most 8 characters; empty for a blank-keyword card.
     pub key: String,
@@ -152,7 +152,7 @@ impl Card {
 }
 
 /// The cards of one HDU, in file order (the `END` card is not stored).
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Header {
     pub cards: Vec<Card>,
 }

@@ -72,14 +72,16 @@ pub fn read_fits(bytes: &[u8], file_name: &str) -> Result<Vec<Hdu>> {
         offset = data_start + padded;
 
         let rest = &bytes[offset..];
-        if rest.is_empty() || (rest.len() % BLOCK_SIZE == 0 && rest.iter().all(|&b| b == 0)) {
+        if rest.is_empty()
+            || (rest.len().is_multiple_of(BLOCK_SIZE) && rest.iter().all(|&b| b == 0))
+        {
             // Some writers leave whole blocks of zeros after the last HDU.
             return Ok(hdus);
         }
         if rest.starts_with(b"XTENSION") {
             continue;
         }
-        if rest.len() % BLOCK_SIZE != 0 {
+        if !rest.len().is_multiple_of(BLOCK_SIZE) {
             return Err(fail(format!(
                 "file size {} is not a multiple of 2880: {} stray bytes after {label}",
                 bytes.len(),

@@ -17,8 +17,9 @@
 //!   done here on the exact bytes written, with fitsio-pure's sum and encoding.
 //! * `TUNITn` cards (`build_binary_table_cards` writes only TTYPE/TFORM/TDIM).
 //! * Checks fitsio-pure leaves to the caller and would otherwise panic on or write invalid FITS:
-//!   column lengths, string widths, keyword syntax, non-finite header values, non-ASCII text
-//!   (replaced by `?`).
+//!   column lengths and string widths (an error), keyword syntax and non-finite header values
+//!   (such cards are written as COMMENT text, so an odd input header never stops a product),
+//!   non-ASCII text (replaced by `?`).
 
 use fitsio_pure::bintable::{
     build_binary_table_cards, serialize_binary_table, BinaryColumnData, BinaryColumnDescriptor,
@@ -43,8 +44,8 @@ const TEXT_WIDTH: usize = 72;
 ///
 /// # Panics
 /// If [`try_write_fits`] fails, i.e. on a programming error in the caller: a malformed table
-/// (see [`Table::check`]), an image whose pixel count does not match its shape, an invalid
-/// keyword, a non-finite header value, a table in HDU 0, or an empty list.
+/// (see [`Table::check`]), an image whose pixel count does not match its shape or whose
+/// BITPIX/BSCALE cannot be used, a table in HDU 0, or an empty list.
 pub fn write_fits(hdus: &[Hdu]) -> Vec<u8> {
     try_write_fits(hdus, "FITS output").unwrap_or_else(|e| panic!("{e}"))
 }
@@ -53,8 +54,10 @@ pub fn write_fits(hdus: &[Hdu]) -> Vec<u8> {
 ///
 /// Structural cards (SIMPLE/XTENSION, BITPIX, NAXISn, PCOUNT, GCOUNT, EXTEND, TFIELDS, TTYPEn,
 /// TFORMn, TUNITn, TDIMn, BSCALE, BZERO, CHECKSUM, DATASUM) are generated from the data; the
-/// other cards of each header follow in their order. An image is stored with the header's
-/// BITPIX (default -64) and BSCALE/BZERO (integer BITPIX: rounded and clamped to the type).
+/// other cards of each header follow in their order; lower-case keywords are upper-cased, and a
+/// card FITS cannot hold (bad keyword, NaN value) is kept as COMMENT text rather than refused.
+/// An image is stored with the header's BITPIX (default -64) and BSCALE/BZERO (integer BITPIX:
+/// rounded and clamped to the type, NaN stored as raw 0).
 pub fn try_write_fits(hdus: &[Hdu], file_name: &str) -> Result<Vec<u8>> {
     if hdus.is_empty() {
         return Err(Error::new(file_name, "nothing to write: no HDUs"));
@@ -72,7 +75,7 @@ pub fn try_write_fits(hdus: &[Hdu], file_name: &str) -> Result<Vec<u8>> {
         };
         let cards = normalized_cards(i == 0, &hdu.header, &hdu.data).map_err(fail)?;
         let data = data_unit(&hdu.header, &hdu.data).map_err(fail)?;
-        out.extend(stamped_hdu(cards, data).map_err(fail)?);
+        out.extend(stamped_hdu(cards, data));
     }
     Ok(out)
 }
@@ -138,7 +141,8 @@ pub(crate) fn normalized_cards(
             .cards
             .iter()
             .filter(|c| {
-                !is_generated(&c.key) && !(drop_blank && c.key.eq_ignore_ascii_case("BLANK"))
+                let blank = drop_blank && c.key.eq_ignore_ascii_case("BLANK");
+                !is_generated(&c.key) && !blank
             })
             .cloned(),
     );
@@ -213,7 +217,8 @@ fn column_descriptors(table: &Table) -> Vec<BinaryColumnDescriptor> {
     table
         .columns
         .iter()
-        .map(|col| {
+        .enumerate()
+        .map(|(i, col)| {
             let (col_type, size) = match &col.data {
                 ColumnData::Str { .. } => (BinaryColumnType::Ascii, 1),
                 ColumnData::Bool { .. } => (BinaryColumnType::Logical, 1),
@@ -226,7 +231,12 @@ fn column_descriptors(table: &Table) -> Vec<BinaryColumnDescriptor> {
             };
             let repeat = col.data.repeat();
             BinaryColumnDescriptor {
-                name: Some(ascii(&col.name)),
+                // astropy cannot open a table with an unnamed column: call it COLn.
+                name: Some(if col.name.trim().is_empty() {
+                    format!("COL{}", i + 1)
+                } else {
+                    ascii(&col.name)
+                }),
                 repeat,
                 col_type,
                 byte_width: repeat * size,
@@ -236,25 +246,34 @@ fn column_descriptors(table: &Table) -> Vec<BinaryColumnDescriptor> {
         .collect()
 }
 
-/// XTENSION … TFIELDS, TTYPEn/TFORMn from fitsio-pure, with TUNITn added after each TTYPEn.
+/// XTENSION … TFIELDS and TTYPEn/TFORMn from fitsio-pure, laid out per column as astropy does:
+/// TTYPEn, TFORMn, then TUNITn when the column has a unit.
 fn table_cards(table: &Table) -> std::result::Result<Vec<Card>, String> {
     if table.columns.len() > 999 {
         return Err(format!("{} columns; FITS allows 999", table.columns.len()));
     }
     let descs = column_descriptors(table);
-    let base = build_binary_table_cards(&descs, table.nrows, 0)
-        .map_err(|e| format!("fitsio-pure refused the table cards: {e}"))?;
-    let mut cards = Vec::with_capacity(base.len() + table.columns.len());
-    for fp in &base {
-        let card = card_from_fitsio(fp);
-        let unit = card
-            .key
-            .strip_prefix("TTYPE")
-            .and_then(|n| n.parse::<usize>().ok())
-            .and_then(|n| table.columns.get(n - 1).map(|c| (n, c)))
-            .and_then(|(n, c)| c.unit.as_ref().map(|u| (n, u)));
-        cards.push(card);
-        if let Some((n, unit)) = unit {
+    let base: Vec<Card> = build_binary_table_cards(&descs, table.nrows, 0)
+        .map_err(|e| format!("fitsio-pure refused the table cards: {e}"))?
+        .iter()
+        .map(card_from_fitsio)
+        .collect();
+    let take = |key: String| {
+        base.iter()
+            .find(|c| c.key == key)
+            .cloned()
+            .ok_or(format!("fitsio-pure wrote no {key}"))
+    };
+    let mut cards: Vec<Card> = base
+        .iter()
+        .filter(|c| !c.key.starts_with("TTYPE") && !c.key.starts_with("TFORM"))
+        .cloned()
+        .collect();
+    for (i, col) in table.columns.iter().enumerate() {
+        let n = i + 1;
+        cards.push(take(format!("TTYPE{n}"))?);
+        cards.push(take(format!("TFORM{n}"))?);
+        if let Some(unit) = &col.unit {
             cards.push(Card::new(&format!("TUNIT{n}"), ascii(unit), None));
         }
     }
@@ -309,7 +328,7 @@ fn data_unit(header: &Header, data: &HduData) -> std::result::Result<Vec<u8>, St
 
 /// Header (with DATASUM and CHECKSUM appended) followed by `data`, so that the ones'-complement
 /// sum of the whole HDU is -0 (FITS Checksum Convention, Seaman et al. 2002).
-fn stamped_hdu(mut cards: Vec<Card>, data: Vec<u8>) -> std::result::Result<Vec<u8>, String> {
+fn stamped_hdu(mut cards: Vec<Card>, data: Vec<u8>) -> Vec<u8> {
     let datasum = if data.is_empty() {
         0
     } else {
@@ -325,16 +344,16 @@ fn stamped_hdu(mut cards: Vec<Card>, data: Vec<u8>) -> std::result::Result<Vec<u
         "0000000000000000",
         Some("HDU checksum"),
     ));
-    let placeholder = header_bytes(&cards)?;
+    let placeholder = header_bytes(&cards);
     let sum = ones_complement_add(checksum_blocks(&placeholder), datasum);
     let encoded = encode_checksum(sum, true);
     let encoded = String::from_utf8_lossy(&encoded).into_owned();
     if let Some(last) = cards.last_mut() {
         last.value = Some(Value::Str(encoded));
     }
-    let mut out = header_bytes(&cards)?;
+    let mut out = header_bytes(&cards);
     out.extend(data);
-    Ok(out)
+    out
 }
 
 /// Ones'-complement (end-around carry) sum of two 32-bit checksums.
@@ -345,10 +364,10 @@ pub(crate) fn ones_complement_add(a: u32, b: u32) -> u32 {
 }
 
 /// The header blocks: every card, END, blank padding to a whole block.
-fn header_bytes(cards: &[Card]) -> std::result::Result<Vec<u8>, String> {
+fn header_bytes(cards: &[Card]) -> Vec<u8> {
     let mut out = Vec::with_capacity(BLOCK_SIZE);
     for card in cards {
-        for image in card_images(card)? {
+        for image in card_images(card) {
             out.extend_from_slice(&image);
         }
     }
@@ -356,41 +375,58 @@ fn header_bytes(cards: &[Card]) -> std::result::Result<Vec<u8>, String> {
     end[..3].copy_from_slice(b"END");
     out.extend_from_slice(&end);
     out.resize(out.len().div_ceil(BLOCK_SIZE) * BLOCK_SIZE, b' ');
-    Ok(out)
+    out
 }
 
-/// The 80-byte card image(s) of one card.
-fn card_images(card: &Card) -> std::result::Result<Vec<[u8; CARD_SIZE]>, String> {
+/// The 80-byte card image(s) of one card. A card FITS cannot hold (a keyword that is not 1–8
+/// characters of A-Z, 0-9, `-`, `_` once upper-cased, a value without a keyword, a NaN or
+/// infinite value, unparsable value text read from an odd file) is written as COMMENT text
+/// instead, so that a header copied from an odd input never stops a product from being written
+/// nor makes it invalid.
+fn card_images(card: &Card) -> Vec<[u8; CARD_SIZE]> {
+    match keyword_card_images(card) {
+        Ok(images) => images,
+        Err(()) => {
+            let comment = card.comment.as_deref().unwrap_or("");
+            let text = match &card.value {
+                Some(value) if comment.is_empty() => format!("{}= {value}", card.key),
+                Some(value) => format!("{}= {value} / {comment}", card.key),
+                None => format!("{:8}{comment}", card.key),
+            };
+            text_cards("COMMENT", &text, true)
+        }
+    }
+}
+
+/// [`card_images`] for a card FITS can hold, or `Err` if it cannot.
+fn keyword_card_images(card: &Card) -> std::result::Result<Vec<[u8; CARD_SIZE]>, ()> {
     let key = card.key.to_ascii_uppercase();
     let valid_key = key.len() <= 8
         && key
             .bytes()
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
     if !valid_key {
-        return Err(format!(
-            "keyword {:?} is not 1-8 characters of A-Z, 0-9, '-', '_'",
-            card.key
-        ));
+        return Err(());
     }
     let Some(value) = &card.value else {
-        return Ok(text_cards(
-            &key,
-            card.comment.as_deref().unwrap_or(""),
-            card.is_commentary(),
-        ));
+        let text = card.comment.as_deref().unwrap_or("");
+        // Text after a keyword that is not commentary is only safe verbatim for a HIERARCH card
+        // or an undefined value (`= ` then at most a comment); anything else (e.g. a value no
+        // reader can parse) would make astropy complain, so it goes to COMMENT text.
+        let undefined = text
+            .strip_prefix('=')
+            .is_some_and(|rest| rest.trim_start().is_empty() || rest.trim_start().starts_with('/'));
+        if card.is_commentary() || key == "HIERARCH" || undefined {
+            return Ok(text_cards(&key, text, card.is_commentary()));
+        }
+        return Err(());
     };
-    if key.is_empty() {
-        return Err("a card with a value needs a keyword".into());
-    }
     let value = match value {
+        _ if key.is_empty() => return Err(()),
         Value::Str(s) => FpValue::String(ascii(s)),
         Value::Int(i) => FpValue::Integer(*i),
         Value::Float(x) if x.is_finite() => FpValue::Float(*x),
-        Value::Float(x) => {
-            return Err(format!(
-                "{key} = {x}: FITS headers cannot hold NaN or infinity"
-            ))
-        }
+        Value::Float(_) => return Err(()),
         Value::Bool(b) => FpValue::Logical(*b),
     };
     let mut keyword = [b' '; 8];
@@ -406,8 +442,7 @@ fn card_images(card: &Card) -> std::result::Result<Vec<[u8; CARD_SIZE]>, String>
         return Ok(vec![format_card(&fp)]);
     }
     // fitsio-pure lays out the CONTINUE cards inside serialize_header; take them back out.
-    let blocks = serialize_header(std::slice::from_ref(&fp))
-        .map_err(|e| format!("fitsio-pure could not write {key}: {e}"))?;
+    let blocks = serialize_header(std::slice::from_ref(&fp)).map_err(|_| ())?;
     Ok(blocks
         .chunks_exact(CARD_SIZE)
         .take_while(|c| &c[..8] != b"END     ")
@@ -475,7 +510,6 @@ mod tests {
 
     fn card_text(card: &Card) -> Vec<String> {
         card_images(card)
-            .unwrap()
             .iter()
             .map(|c| String::from_utf8(c.to_vec()).unwrap())
             .collect()
@@ -506,10 +540,10 @@ mod tests {
             1e300,
             5e-324,
             0.0,
-            60401.000_000_001,
+            60_401.000_000_001,
         ] {
             let t = card_text(&Card::new("X", x, None));
-            let field = t[0][10..30].trim();
+            let field = t[0][10..].trim();
             assert!(field.contains('.') || field.contains('E'), "{field}");
             let back: f64 = field.replace('D', "E").parse().unwrap();
             assert_eq!(back.to_bits(), x.to_bits(), "{field}");
@@ -544,11 +578,33 @@ mod tests {
     }
 
     #[test]
-    fn bad_keywords_and_values_are_refused() {
-        assert!(card_images(&Card::new("TOO_LONG_KEY", 1i64, None)).is_err());
-        assert!(card_images(&Card::new("A B", 1i64, None)).is_err());
-        assert!(card_images(&Card::new("X", f64::NAN, None)).is_err());
-        assert!(card_images(&Card::new("lower", 1i64, None)).is_ok());
+    fn cards_fits_cannot_hold_become_comments() {
+        let t = card_text(&Card::new("TOO_LONG_KEY", 1i64, Some("c")));
+        assert_eq!(t[0].trim_end(), "COMMENT TOO_LONG_KEY= 1 / c");
+        let t = card_text(&Card::new("X", f64::NAN, None));
+        assert_eq!(t[0].trim_end(), "COMMENT X= NaN");
+        let t = card_text(&Card::new("A B", "s", None));
+        assert_eq!(t[0].trim_end(), "COMMENT A B= 's'");
+        let t = card_text(&Card::new("lower", 1i64, None));
+        assert!(t[0].starts_with("LOWER   ="));
+        let unparsable = Card {
+            key: "OI_REVN".into(),
+            value: None,
+            comment: Some("= 2 A".into()),
+        };
+        assert_eq!(
+            card_text(&unparsable)[0].trim_end(),
+            "COMMENT OI_REVN = 2 A"
+        );
+        let undefined = Card {
+            key: "ODD".into(),
+            value: None,
+            comment: Some("=                    / no value".into()),
+        };
+        assert_eq!(
+            card_text(&undefined)[0].trim_end(),
+            "ODD     =                    / no value"
+        );
     }
 
     #[test]

@@ -24,7 +24,7 @@ pub const DESIGN_CENTRES_M: [(f64, f64); N_HOLES] = [
 pub const DEFAULT_HOLE_FLAT_TO_FLAT_M: f64 = 0.80;
 
 /// Mask geometry as the model uses it: the instrument-frame centres of the selected holes.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MaskGeometry {
     /// Indices (0..7, in hole order) of the holes in use.
     pub holes: Vec<usize>,

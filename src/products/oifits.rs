@@ -10,7 +10,7 @@ use crate::fits::{Card, Column, ColumnData, Hdu, Header, Table, Value};
 use crate::niriss::mask::MaskGeometry;
 
 /// What the OIFITS tables need to know about the observation.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct OiMeta {
     /// Primary keywords of the input exposure, copied into the product.
     pub input_primary: Header,
