@@ -1,0 +1,339 @@
+//! calwebb_ami3 on the shared association: product names, calibrated closure phases against
+//! jwst's per-exposure products and against the closed-form binary, and the awkward cases
+//! (no reference star, averages on/off, a missing member, a wrong EXP_TYPE, unequal counts).
+
+mod common;
+use ami3::analyze::exposure::AnalyzeParams;
+use ami3::analyze::observables::{wrap_pi, Orders};
+use ami3::error::{Error, Result};
+use ami3::pipeline::{run_pipeline, Association, PipelineOptions};
+use ami3::steps::ProductFile;
+use common::*;
+use std::f64::consts::PI;
+
+const SCI: [&str; 2] = [
+    "jw10005003001_03102_00001_nis_calints.fits",
+    "jw10005004001_03102_00001_nis_calints.fits",
+];
+const PSF: [&str; 2] = [
+    "jw10005001001_03102_00001_nis_calints.fits",
+    "jw10005002001_03102_00001_nis_calints.fits",
+];
+const PRODUCT: &str = "jw10005-a3001_t001_niriss_f480m-nrm";
+
+fn asn_json(members: &[(&str, &str)]) -> String {
+    let m: Vec<serde_json::Value> = members
+        .iter()
+        .map(|(n, t)| serde_json::json!({"expname": n, "exptype": t}))
+        .collect();
+    serde_json::json!({"asn_id": "a3001", "asn_pool": "jw10005_001_01_pool",
+        "products": [{"name": PRODUCT, "members": m}]})
+    .to_string()
+}
+
+fn load(name: &str) -> Result<Vec<u8>> {
+    std::fs::read(data_dir().join(name)).map_err(|e| Error::new(name, format!("cannot read: {e}")))
+}
+
+struct Run {
+    names: Vec<String>,
+    products: Vec<ProductFile>,
+    calibrated_cp_deg: Option<Vec<f64>>,
+    messages: Vec<String>,
+    errors: Vec<Error>,
+}
+
+fn run(members: &[(&str, &str)], save_averages: bool, firstfew: Option<usize>) -> Run {
+    let asn = Association::from_json(&asn_json(members), "test_asn.json").unwrap();
+    let options = PipelineOptions {
+        save_averages,
+        oifits: true,
+        analyze: AnalyzeParams {
+            firstfew,
+            ..AnalyzeParams::default()
+        },
+    };
+    let (mut products, combined, errors) =
+        run_pipeline(&asn, &load, &references(), &options, &|_, _, _| {});
+    products.extend(combined.products);
+    Run {
+        names: products.iter().map(|p| p.name.clone()).collect(),
+        products,
+        calibrated_cp_deg: combined.calibrated_closure_phases_deg,
+        messages: combined.messages,
+        errors,
+    }
+}
+
+fn all_members() -> Vec<(&'static str, &'static str)> {
+    vec![
+        (PSF[0], "psf"),
+        (PSF[1], "psf"),
+        (SCI[0], "science"),
+        (SCI[1], "science"),
+    ]
+}
+
+#[test]
+fn full_association_writes_every_product_with_its_name() {
+    let r = run(&all_members(), true, Some(2));
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    let mut want = vec![];
+    for s in PSF {
+        let root = s.trim_end_matches("_calints.fits");
+        want.push(format!("{root}_a3001_ami.fits"));
+        want.push(format!("{root}_a3001_psf-ami-oi.fits"));
+    }
+    for s in SCI {
+        let root = s.trim_end_matches("_calints.fits");
+        want.push(format!("{root}_a3001_ami.fits"));
+        want.push(format!("{root}_a3001_ami-oi.fits"));
+    }
+    for suffix in ["amiavg", "psf-amiavg", "aminorm", "aminorm-oi"] {
+        want.push(format!("{PRODUCT}_{suffix}.fits"));
+    }
+    let mut got = r.names.clone();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want);
+    // the products carry the association
+    let norm = r
+        .products
+        .iter()
+        .find(|p| p.name.ends_with("_aminorm.fits"))
+        .unwrap();
+    let hdus = ami3::fits::read_fits(&norm.bytes, &norm.name).unwrap();
+    assert_eq!(
+        hdus[0].header.get_str("ASNPOOL").map(str::trim),
+        Some("jw10005_001_01_pool")
+    );
+    assert_eq!(
+        hdus[0].header.get_str("ASNTABLE").map(str::trim),
+        Some("test_asn.json")
+    );
+    assert_eq!(
+        hdus[0].header.get_str("S_AMINOR").map(str::trim),
+        Some("COMPLETE")
+    );
+}
+
+/// Closed-form closure phases of the truth binary: per wavelength, V_k = 1 + r exp(i psi_k)
+/// with psi_k the fringe phase of the companion offset through the commissioning affine,
+/// summed over the bandpass with its weights; CP = arg(V_ab V_bc conj(V_ac)).
+fn truth_closure_phases_deg() -> Vec<f64> {
+    let truth: serde_json::Value =
+        serde_json::from_slice(&read(&data_dir().join("truth.json"))).unwrap();
+    let t = truth["companion_dx_dy_ratio"].as_array().unwrap();
+    let (dx, dy, ratio) = (
+        t[0].as_f64().unwrap(),
+        t[1].as_f64().unwrap(),
+        t[2].as_f64().unwrap(),
+    );
+    let pix = (truth["pixscale_arcsec"].as_f64().unwrap() / 3600.0).to_radians();
+    let refs = references();
+    let nrm = refs.nrm.unwrap();
+    let g = ami3::niriss::mask::MaskGeometry::from_design(
+        &nrm.design_centres_m,
+        nrm.hole_flat_to_flat_m,
+        &(0..7).collect::<Vec<_>>(),
+    );
+    let tp = refs.throughput.unwrap();
+    let bandpass =
+        ami3::analyze::bandpass::from_throughput(&tp.wavelength_angstrom, &tp.throughput).unwrap();
+    let (u, v) = ami3::analyze::affine::Affine2d::commissioning().distort_f_args(dy, dx);
+    let orders = Orders::new(7);
+    let vis: Vec<(f64, f64)> = orders
+        .baselines
+        .iter()
+        .map(|&[a, b]| {
+            let (ca, cb) = (g.centres_inst_m[a], g.centres_inst_m[b]);
+            bandpass.iter().fold((0.0, 0.0), |(re, im), s| {
+                let psi =
+                    2.0 * PI * pix * (u * (ca[0] - cb[0]) + v * (ca[1] - cb[1])) / s.wavelength_m;
+                (
+                    re + s.weight * (1.0 + ratio * psi.cos()),
+                    im + s.weight * ratio * psi.sin(),
+                )
+            })
+        })
+        .collect();
+    let phases: Vec<f64> = vis.iter().map(|(re, im)| im.atan2(*re)).collect();
+    orders
+        .closure_phases(&phases)
+        .iter()
+        .map(|c| wrap_pi(*c).to_degrees())
+        .collect()
+}
+
+#[test]
+fn calibrated_closure_phases_match_jwst_exposures_and_the_closed_form_binary() {
+    let r = run(&all_members(), false, None);
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    let cp = r.calibrated_cp_deg.expect("calibrated");
+    // jwst's own per-exposure products: mean science CP - mean psf CP
+    let jwst_cp = |name: &str| {
+        column(
+            &hdus(&data_dir().join("out-jwst-3.0.0").join(name)),
+            "OI_T3",
+            "T3PHI",
+        )
+    };
+    let sci: Vec<Vec<f64>> = SCI
+        .iter()
+        .map(|s| {
+            jwst_cp(&format!(
+                "{}_a3001_ami-oi.fits",
+                s.trim_end_matches("_calints.fits")
+            ))
+        })
+        .collect();
+    let psf: Vec<Vec<f64>> = PSF
+        .iter()
+        .map(|s| {
+            jwst_cp(&format!(
+                "{}_a3001_psf-ami-oi.fits",
+                s.trim_end_matches("_calints.fits")
+            ))
+        })
+        .collect();
+    for t in 0..35 {
+        let want = (sci[0][t] + sci[1][t]) / 2.0 - (psf[0][t] + psf[1][t]) / 2.0;
+        let d = angle_diff_deg(cp[t], want);
+        assert!(d < 0.1, "triangle {t}: ours {} jwst-derived {want}", cp[t]);
+    }
+    let truth = truth_closure_phases_deg();
+    let rms = (cp
+        .iter()
+        .zip(&truth)
+        .map(|(a, b)| angle_diff_deg(*a, *b).powi(2))
+        .sum::<f64>()
+        / 35.0)
+        .sqrt();
+    let scale = (truth.iter().map(|v| v * v).sum::<f64>() / 35.0).sqrt();
+    assert!(
+        scale > 3.0,
+        "the truth binary has closure phases of degrees (rms {scale})"
+    );
+    assert!(
+        rms < 0.3,
+        "calibrated closure phases differ from the closed form by {rms} deg rms"
+    );
+    // and the calibrated file says the same
+    let norm_oi = r
+        .products
+        .iter()
+        .find(|p| p.name.ends_with("_aminorm-oi.fits"))
+        .unwrap();
+    let t3 = column(
+        &ami3::fits::read_fits(&norm_oi.bytes, &norm_oi.name).unwrap(),
+        "OI_T3",
+        "T3PHI",
+    );
+    for (a, b) in t3.iter().zip(&cp) {
+        assert!((a - b).abs() < 1e-12);
+    }
+}
+
+#[test]
+fn without_reference_star_normalize_is_skipped() {
+    let r = run(&[(SCI[0], "science")], true, Some(2));
+    assert!(r.errors.is_empty());
+    assert!(r.calibrated_cp_deg.is_none());
+    assert!(
+        !r.names.iter().any(|n| n.contains("aminorm")),
+        "{:?}",
+        r.names
+    );
+    assert!(r.names.iter().any(|n| n.ends_with("_amiavg.fits")));
+    assert!(!r.names.iter().any(|n| n.ends_with("_psf-amiavg.fits")));
+    assert!(
+        r.messages.iter().any(|m| m.contains("normalize skipped")),
+        "{:?}",
+        r.messages
+    );
+}
+
+#[test]
+fn averages_are_written_only_with_save_averages() {
+    let members = [(PSF[0], "psf"), (SCI[0], "science")];
+    let off = run(&members, false, Some(2));
+    assert!(
+        !off.names.iter().any(|n| n.contains("amiavg")),
+        "{:?}",
+        off.names
+    );
+    assert!(off.names.iter().any(|n| n.ends_with("_aminorm.fits")));
+    let on = run(&members, true, Some(2));
+    assert!(on.names.iter().any(|n| n.ends_with("_amiavg.fits")));
+    assert!(on.names.iter().any(|n| n.ends_with("_psf-amiavg.fits")));
+}
+
+#[test]
+fn a_missing_member_is_reported_by_name_and_the_rest_are_reduced() {
+    let r = run(
+        &[
+            (PSF[0], "psf"),
+            ("jw_missing_calints.fits", "science"),
+            (SCI[0], "science"),
+        ],
+        false,
+        Some(2),
+    );
+    assert_eq!(r.errors.len(), 1);
+    assert!(
+        r.errors[0].to_string().contains("jw_missing_calints.fits"),
+        "{}",
+        r.errors[0]
+    );
+    assert!(r.names.iter().any(|n| n.ends_with("_aminorm.fits")));
+}
+
+#[test]
+fn a_member_of_the_wrong_exp_type_is_reported_and_the_rest_are_reduced() {
+    // the THROUGHPUT reference file is a FITS file, but not an AMI exposure
+    let r = run(
+        &[
+            (PSF[0], "psf"),
+            ("throughput_f480m.fits", "science"),
+            (SCI[0], "science"),
+        ],
+        false,
+        Some(2),
+    );
+    assert_eq!(r.errors.len(), 1, "{:?}", r.errors);
+    let msg = r.errors[0].to_string();
+    assert!(
+        msg.contains("throughput_f480m.fits") && msg.contains("EXP_TYPE"),
+        "{msg}"
+    );
+    assert!(r.names.iter().any(|n| n.ends_with("_aminorm.fits")));
+}
+
+#[test]
+fn unequal_science_and_psf_counts_use_every_exposure() {
+    let r = run(
+        &[(PSF[0], "psf"), (SCI[0], "science"), (SCI[1], "science")],
+        false,
+        Some(2),
+    );
+    assert!(r.errors.is_empty());
+    let norm = r
+        .products
+        .iter()
+        .find(|p| p.name.ends_with("_aminorm.fits"))
+        .unwrap();
+    let h = ami3::fits::read_fits(&norm.bytes, &norm.name).unwrap();
+    assert_eq!(h[0].header.get_i64("NSCIEXP"), Some(2));
+    assert_eq!(h[0].header.get_i64("NPSFEXP"), Some(1));
+}
+
+#[test]
+fn association_without_science_members_is_an_error() {
+    let e = Association::from_json(&asn_json(&[(PSF[0], "psf")]), "only_psf_asn.json").unwrap_err();
+    assert!(
+        e.to_string().contains("only_psf_asn.json") && e.to_string().contains("science"),
+        "{e}"
+    );
+    let e = Association::from_json("{not json", "broken_asn.json").unwrap_err();
+    assert!(e.to_string().contains("broken_asn.json"));
+}
