@@ -220,7 +220,8 @@ fi
 printf '\n'
 printf 'ami3 test.sh: all stages passed in %s s: %s\n' "$(($(now_s) - T_START))" "${STAGES_RUN[*]}"
 if ((${#STAGES_SKIPPED[@]})); then
-  printf 'ami3 test.sh: skipped: %s\n' "$(printf '%s; ' "${STAGES_SKIPPED[@]}")"
+  skipped_list="$(printf '%s; ' "${STAGES_SKIPPED[@]}")"
+  printf 'ami3 test.sh: skipped: %s\n' "${skipped_list%; }"
 fi
 if ((FAILED != 0)); then
   # A stage exited 0 yet reported failures: do not let that pass.
