@@ -4,13 +4,12 @@ reader (shared/spec/ami3.md sections 2 and 5).
 
 The CLI runs as `cargo run --release --bin ami3 -- analyze ...` from the repository root, or as
 the binary named by AMI3_BIN. Shared data: ../shared/data/f480m-binary (AMI3_SHARED overrides
-../shared). Skips, with the reason, while the CLI has no `analyze` subcommand.
+../shared). Also the whole pipeline (`ami3 run ... --save-averages`): every product it writes passes.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 from pathlib import Path
 
@@ -25,14 +24,6 @@ CALINTS = DATA / "jw10005003001_03102_00001_nis_calints.fits"
 THROUGHPUT = DATA / "throughput_f480m.fits"
 NRM = DATA / "nrm.fits"
 CLI_TIMEOUT_S = 3600
-
-# What a CLI without the subcommand says: clap's "unrecognized subcommand 'analyze'", or a
-# hand-written "unknown command: analyze", "analyze: not implemented yet", ...
-NOT_THERE = re.compile(
-    r"(unknown|unrecogni[sz]ed|invalid|unsupported|unexpected)\s+(sub)?command|not\s+(yet\s+)?implemented",
-    re.IGNORECASE,
-)
-
 
 def ami3_command() -> list[str]:
     if os.environ.get("AMI3_BIN"):
@@ -67,10 +58,6 @@ def analyze_output(tmp_path_factory) -> Path:
     )
     said = (proc.stdout + proc.stderr).strip()
     written = sorted(out.glob("*.fits"))
-    if proc.returncode != 0 and NOT_THERE.search(said):
-        pytest.skip(f"`ami3 analyze` is not implemented yet: {said.splitlines()[-1][:200]}")
-    if proc.returncode == 0 and not written and not said:
-        pytest.skip("`ami3 analyze` printed nothing and wrote nothing: the CLI is still a stub")
     assert proc.returncode == 0, f"{' '.join(cmd)}\nexited {proc.returncode}:\n{said[-4000:]}"
     assert written, f"`ami3 analyze` exited 0 but wrote no *.fits into {out}:\n{said[-2000:]}"
     return out
@@ -85,5 +72,43 @@ def test_analyze_writes_an_amilg_and_an_oifits_product(analyze_output):
 
 def test_every_analyze_product_passes_the_standard_checks(analyze_output):
     reports = cp.check_dir(analyze_output)
+    bad = [r for r in reports if not r.ok]
+    assert not bad, "\n".join(r.format() for r in bad)
+
+
+@pytest.fixture(scope="module")
+def run_output(tmp_path_factory) -> Path:
+    """Run `ami3 run` on the shared association with --save-averages; the folder it wrote into."""
+    out = tmp_path_factory.mktemp("run")
+    cmd = ami3_command() + [
+        "run",
+        str(DATA / "asn.json"),
+        "--out",
+        str(out),
+        "--save-averages",
+        "--throughput",
+        str(THROUGHPUT),
+        "--nrm",
+        str(NRM),
+    ]
+    proc = subprocess.run(cmd, cwd=ROOT, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=CLI_TIMEOUT_S)
+    assert proc.returncode == 0, f"{' '.join(cmd)}\nexited {proc.returncode}:\n{(proc.stdout + proc.stderr)[-4000:]}"
+    assert "calibrated closure phases" in proc.stdout, proc.stdout
+    return out
+
+
+def test_run_writes_the_pipeline_products(run_output):
+    names = sorted(p.name for p in run_output.glob("*.fits"))
+    product = "jw10005-a3001_t001_niriss_f480m-nrm"
+    for suffix in ("amiavg", "psf-amiavg", "aminorm", "aminorm-oi"):
+        assert f"{product}_{suffix}.fits" in names, names
+    assert sum(n.endswith("_a3001_ami.fits") for n in names) == 4, names
+    assert sum(n.endswith("_a3001_ami-oi.fits") for n in names) == 2, names
+    assert sum(n.endswith("_a3001_psf-ami-oi.fits") for n in names) == 2, names
+
+
+def test_every_pipeline_product_passes_the_standard_checks(run_output):
+    reports = cp.check_dir(run_output)
+    assert len(reports) == 12
     bad = [r for r in reports if not r.ok]
     assert not bad, "\n".join(r.format() for r in bad)
