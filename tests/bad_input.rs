@@ -1,0 +1,165 @@
+//! Bad exposures give a clear error that names the file and the problem, never a panic:
+//! not FITS, truncated, wrong EXP_TYPE, no SCI, every pixel flagged, NaN only, wrong shapes;
+//! and the command line exits non-zero naming the file while still reducing the good ones.
+
+mod common;
+use ami3::analyze::exposure::AnalyzeParams;
+use ami3::fits::{read_fits, write_fits, Hdu, HduData, Value};
+use ami3::steps::analyze_bytes;
+use common::*;
+
+const GOOD: &str = "jw10005003001_03102_00001_nis_calints.fits";
+
+fn good_bytes() -> Vec<u8> {
+    read(&data_dir().join(GOOD))
+}
+
+fn analyze_err(bytes: &[u8], name: &str) -> String {
+    let params = AnalyzeParams {
+        firstfew: Some(2),
+        ..AnalyzeParams::default()
+    };
+    match analyze_bytes(bytes, name, &references(), &params, &|_, _| {}) {
+        Ok(_) => panic!("{name}: expected an error"),
+        Err(e) => {
+            let msg = e.to_string();
+            assert!(msg.contains(name), "error does not name the file: {msg}");
+            msg
+        }
+    }
+}
+
+/// The good exposure's HDUs, changed by `f`, written back.
+fn modified(f: impl Fn(&mut Vec<Hdu>)) -> Vec<u8> {
+    let mut hdus = read_fits(&good_bytes(), GOOD).unwrap();
+    f(&mut hdus);
+    write_fits(&hdus)
+}
+
+fn image_mut<'a>(hdus: &'a mut [Hdu], name: &str) -> &'a mut Vec<f64> {
+    let h = hdus.iter_mut().find(|h| h.extname() == Some(name)).unwrap();
+    match &mut h.data {
+        HduData::Image { pixels, .. } => pixels,
+        _ => panic!("{name} is not an image"),
+    }
+}
+
+#[test]
+fn not_fits_is_an_error() {
+    let msg = analyze_err(b"{\"asn_type\": \"ami3\"}", "notes.json");
+    assert!(msg.to_lowercase().contains("fits"), "{msg}");
+}
+
+#[test]
+fn truncated_file_is_an_error() {
+    let bytes = good_bytes();
+    let msg = analyze_err(&bytes[..bytes.len() / 2], "cut_calints.fits");
+    assert!(msg.to_lowercase().contains("truncated"), "{msg}");
+}
+
+#[test]
+fn wrong_exp_type_is_an_error() {
+    let bytes = modified(|h| {
+        h[0].header
+            .set("EXP_TYPE", Value::Str("NIS_IMAGE".into()), None)
+    });
+    let msg = analyze_err(&bytes, "imaging_calints.fits");
+    assert!(
+        msg.contains("EXP_TYPE") && msg.contains("NIS_IMAGE"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn missing_sci_is_an_error() {
+    let bytes = modified(|h| h.retain(|x| x.extname() != Some("SCI")));
+    let msg = analyze_err(&bytes, "nosci_calints.fits");
+    assert!(msg.contains("SCI"), "{msg}");
+}
+
+#[test]
+fn every_pixel_flagged_is_an_error() {
+    let bytes = modified(|h| image_mut(h, "DQ").iter_mut().for_each(|v| *v = 1.0));
+    let msg = analyze_err(&bytes, "flagged_calints.fits");
+    assert!(msg.contains("DO_NOT_USE"), "{msg}");
+}
+
+#[test]
+fn nan_only_image_is_an_error() {
+    let bytes = modified(|h| image_mut(h, "SCI").iter_mut().for_each(|v| *v = f64::NAN));
+    let msg = analyze_err(&bytes, "nan_calints.fits");
+    assert!(msg.contains("NaN"), "{msg}");
+}
+
+#[test]
+fn mismatched_err_shape_is_an_error() {
+    let bytes = modified(|h| {
+        let e = h.iter_mut().find(|x| x.extname() == Some("ERR")).unwrap();
+        if let HduData::Image { shape, pixels } = &mut e.data {
+            shape[0] = 4;
+            pixels.truncate(4 * 80 * 80);
+        }
+    });
+    let msg = analyze_err(&bytes, "shapes_calints.fits");
+    assert!(msg.contains("ERR") && msg.contains("shape"), "{msg}");
+}
+
+#[test]
+fn star_at_the_edge_is_an_error_not_a_panic() {
+    let bytes = modified(|h| {
+        let sci = image_mut(h, "SCI");
+        // a bright pixel in the corner of every integration
+        for k in 0..5 {
+            sci[k * 6400 + 79 * 80 + 79] = 1e12;
+        }
+    });
+    let msg = analyze_err(&bytes, "edge_calints.fits");
+    assert!(msg.contains("edge"), "{msg}");
+}
+
+#[test]
+fn command_line_names_the_bad_file_exits_nonzero_and_writes_the_good_one() {
+    let dir = std::env::temp_dir().join(format!("ami3-bad-input-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("broken_calints.fits");
+    std::fs::write(&bad, b"SIMPLE  = not really").unwrap();
+    let out = dir.join("out");
+    let d = data_dir();
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_ami3"))
+        .args([
+            "analyze",
+            bad.to_str().unwrap(),
+            d.join(GOOD).to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .args([
+            "--throughput",
+            d.join("throughput_f480m.fits").to_str().unwrap(),
+            "--nrm",
+            d.join("nrm.fits").to_str().unwrap(),
+        ])
+        .args(["--firstfew", "2"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&status.stderr);
+    assert!(!status.status.success());
+    assert!(stderr.contains("broken_calints.fits"), "{stderr}");
+    assert!(out
+        .join("jw10005003001_03102_00001_nis_ami-oi.fits")
+        .exists());
+    let bad_option = std::process::Command::new(env!("CARGO_BIN_EXE_ami3"))
+        .args([
+            "analyze",
+            d.join(GOOD).to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--oversample",
+            "4",
+        ])
+        .output()
+        .unwrap();
+    assert!(!bad_option.status.success());
+    assert!(String::from_utf8_lossy(&bad_option.stderr).contains("--oversample"));
+    std::fs::remove_dir_all(&dir).ok();
+}
