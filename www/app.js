@@ -1,0 +1,663 @@
+// The page: collects the dropped files, sends each exposure of the association to a Web Worker
+// (worker.js), shows progress and draws the results as they arrive, then combines them and
+// offers every product for download. No science here: the numbers, file names and product
+// bytes all come from the Rust library (src/wasm.rs); this file only moves them around.
+
+import { imageFigure, imageScale, scatterChart, COLOURS } from './plots.js';
+import { zipSync } from './vendor/fflate.js';
+
+const $ = (id) => document.getElementById(id);
+const params = new URLSearchParams(location.search);
+const HARDWARE = Math.max(1, navigator.hardwareConcurrency || 2);
+const DEG_PER_RAD = 180 / Math.PI;
+
+// What scripts/build-web.sh built: {threads: bool, ...}. The threaded build is only tried when
+// it exists and the page is cross-origin isolated (SharedArrayBuffer).
+let buildInfo = { threads: false };
+
+// Page state, exposed for tests and the benchmark script as window.__ami3.
+const state = {
+  status: 'idle',
+  isolated: self.crossOriginIsolated === true,
+  engine: null,
+  wallMs: null,
+  members: [],
+  products: [],
+  calibrated_cp_deg: null,
+  messages: [],
+};
+window.__ami3 = state;
+
+// Products in association order (members, then the combined ones), whatever order they came in.
+const productGroups = [];
+
+// ---- files ---------------------------------------------------------------------------------
+
+/** Dropped or chosen files, in arrival order, unique by base name: {name, file?, bytes?}. */
+let staged = [];
+
+const baseName = (p) => p.split(/[\\/]/).pop();
+
+async function entryBytes(entry) {
+  if (entry.bytes) return entry.bytes;
+  return new Uint8Array(await entry.file.arrayBuffer());
+}
+
+async function entryText(entry) {
+  if (entry.text === undefined) {
+    entry.text = entry.bytes ? new TextDecoder().decode(entry.bytes) : await entry.file.text();
+  }
+  return entry.text;
+}
+
+/** The association: the first JSON file whose content has a `products` list. */
+async function findAsn() {
+  for (const e of staged) {
+    if (!/\.json$/i.test(e.name)) continue;
+    if (e.asn === undefined) {
+      try {
+        const v = JSON.parse(await entryText(e));
+        e.asn = v && Array.isArray(v.products) ? v : null;
+      } catch {
+        e.asn = null;
+      }
+    }
+    if (e.asn) return e;
+  }
+  return null;
+}
+
+/** Members the pipeline reduces: exptype science or psf (case-insensitive), others ignored. */
+function asnMembers(asn) {
+  const members = asn?.products?.[0]?.members;
+  if (!Array.isArray(members)) return [];
+  return members
+    .map((m) => ({ expname: String(m?.expname ?? ''), role: String(m?.exptype ?? '').trim().toLowerCase() }))
+    .filter((m) => m.role === 'science' || m.role === 'psf');
+}
+
+/**
+ * What each staged file is for. Reference files are recognised by name (documented on the
+ * page): 'throughput' -> THROUGHPUT, 'nrm' -> NRM; an association member is never one.
+ */
+async function classify() {
+  const asnEntry = await findAsn();
+  const members = asnMembers(asnEntry?.asn);
+  const memberNames = new Map(members.map((m) => [baseName(m.expname), m.role]));
+  const kinds = new Map();
+  let throughput = null;
+  let nrm = null;
+  const jsonFiles = [];
+  for (const e of staged) {
+    let kind = 'not used';
+    if (e === asnEntry) kind = 'association';
+    else if (memberNames.has(e.name)) kind = `${memberNames.get(e.name)} exposure`;
+    else if (/\.json$/i.test(e.name)) {
+      kind = 'JSON (affine2d?)';
+      jsonFiles.push(e);
+    } else if (/\.fits?$/i.test(e.name) && /throughput/i.test(e.name)) {
+      kind = throughput ? 'not used (another throughput file)' : 'throughput reference';
+      throughput ??= e;
+    } else if (/\.fits?$/i.test(e.name) && /nrm/i.test(e.name)) {
+      kind = nrm ? 'not used (another NRM file)' : 'NRM reference';
+      nrm ??= e;
+    }
+    kinds.set(e, kind);
+  }
+  return { asnEntry, members, kinds, throughput, nrm, jsonFiles };
+}
+
+async function showFiles() {
+  const { kinds, jsonFiles } = await classify();
+  const list = $('file-list');
+  list.replaceChildren(...staged.map((e) => {
+    const li = document.createElement('li');
+    const kind = document.createElement('span');
+    kind.className = 'kind';
+    kind.textContent = kinds.get(e);
+    li.append(kind, ` ${e.name}`);
+    return li;
+  }));
+  // Dropped JSON files other than the association can be the affine2d distortion.
+  const select = $('opt-affine2d');
+  const chosen = select.value;
+  for (const o of [...select.options]) if (o.dataset.file) o.remove();
+  for (const e of jsonFiles) {
+    const o = document.createElement('option');
+    o.value = e.name;
+    o.textContent = `file: ${e.name}`;
+    o.dataset.file = '1';
+    select.append(o);
+  }
+  select.value = [...select.options].some((o) => o.value === chosen) ? chosen : 'commissioning';
+  $('rerun').disabled = staged.length === 0;
+  $('clear').disabled = staged.length === 0;
+}
+
+async function addFiles(files) {
+  for (const f of files) {
+    const entry = f instanceof File ? { name: f.name, file: f } : f;
+    staged = staged.filter((e) => e.name !== entry.name);
+    staged.push(entry);
+  }
+  await showFiles();
+  if (await findAsn()) startRun();
+  else if (staged.length) note('No association (ASN JSON) among the files yet: drop it too.');
+}
+
+// Files and folders from a drop: directory entries must be taken during the event.
+async function droppedFiles(dt) {
+  const entries = [...(dt.items ?? [])].map((i) => i.webkitGetAsEntry?.()).filter(Boolean);
+  if (entries.length === 0) return [...dt.files];
+  const out = [];
+  const walk = async (entry) => {
+    if (entry.isFile) {
+      out.push(await new Promise((resolve, reject) => entry.file(resolve, reject)));
+    } else if (entry.isDirectory) {
+      const reader = entry.createReader();
+      for (;;) {
+        const batch = await new Promise((resolve, reject) => reader.readEntries(resolve, reject));
+        if (batch.length === 0) break;
+        for (const e of batch) await walk(e);
+      }
+    }
+  };
+  for (const e of entries) await walk(e);
+  return out;
+}
+
+// ---- options -------------------------------------------------------------------------------
+
+const TEXT_OPTIONS = ['oversample', 'rotation_search', 'psf_offset', 'rotation', 'firstfew', 'chooseholes'];
+const BOOL_OPTIONS = ['save_averages', 'oifits', 'usebp', 'run_bpfix'];
+
+/** The options object analyze_member_js / combine_js expect (strings as on the command line). */
+function readOptions() {
+  const o = {};
+  for (const k of BOOL_OPTIONS) o[k] = $(`opt-${k}`).checked;
+  for (const k of TEXT_OPTIONS) o[k] = $(`opt-${k}`).value.trim();
+  o.affine2d = $('opt-affine2d').value;
+  return o;
+}
+
+// ?oversample=5&firstfew=1&usebp=false&workers=2&threads=1 preset the fields (tests, benchmarks).
+function presetOptionsFromUrl() {
+  for (const k of BOOL_OPTIONS) {
+    if (params.has(k)) $(`opt-${k}`).checked = ['1', 'true', 'yes'].includes(params.get(k).toLowerCase());
+  }
+  for (const k of TEXT_OPTIONS) if (params.has(k)) $(`opt-${k}`).value = params.get(k);
+  if (params.get('affine2d') === 'none') $('opt-affine2d').value = 'none';
+  for (const k of ['workers', 'threads']) {
+    const select = $(`opt-${k}`);
+    for (let n = 1; n <= Math.max(8, HARDWARE); n++) select.append(new Option(String(n), String(n)));
+    if (params.has(k) && [...select.options].some((o) => o.value === params.get(k))) select.value = params.get(k);
+  }
+}
+
+/** Workers and threads per worker for `tasks` exposures. */
+function engineChoice(tasks) {
+  const w = $('opt-workers').value;
+  const t = $('opt-threads').value;
+  const workers = w === 'auto' ? Math.max(1, Math.min(tasks, HARDWARE)) : Number(w);
+  const threadsOk = state.isolated && buildInfo.threads;
+  let threads = t === 'auto' ? Math.max(1, Math.floor(HARDWARE / workers)) : Number(t);
+  if (!threadsOk) threads = 1;
+  return { workers, threads };
+}
+
+function describeEngine() {
+  const parts = [`${HARDWARE} logical cores`,
+    `cross-origin isolated: ${state.isolated ? 'yes' : 'no'}`,
+    `threaded build: ${buildInfo.threads ? 'available' : 'not built'}`];
+  if (!state.isolated) parts.push('so each worker runs one thread');
+  $('engine-info').textContent = `${parts.join('; ')}.`;
+}
+
+// ---- the worker pool -----------------------------------------------------------------------
+
+/** Web Workers running worker.js; jobs queue until a worker is free. */
+class Pool {
+  constructor(size, threads) {
+    this.threads = threads;
+    this.queue = [];
+    this.nextId = 1;
+    this.closed = false;
+    this.slots = Array.from({ length: size }, () => this.spawn());
+  }
+
+  spawn(respawns = 0) {
+    const slot = { worker: new Worker('./worker.js', { type: 'module' }), info: null, job: null, respawns };
+    slot.ready = new Promise((resolve) => { slot.resolveReady = resolve; });
+    slot.worker.onmessage = (e) => this.onMessage(slot, e.data);
+    slot.worker.onerror = (e) => {
+      e.preventDefault();
+      this.onMessage(slot, { type: 'failed', id: slot.job?.id, message: `worker error: ${e.message ?? 'could not start'}`, fatal: true });
+    };
+    slot.worker.postMessage({ type: 'init', threads: this.threads });
+    return slot;
+  }
+
+  onMessage(slot, msg) {
+    if (msg.type === 'ready') {
+      slot.info = msg;
+      slot.resolveReady(msg);
+      this.dispatch();
+      return;
+    }
+    const job = slot.job;
+    if (!job || (msg.id !== undefined && msg.id !== job.id)) {
+      if (msg.type === 'failed' && !slot.info) this.replace(slot, msg.message);
+      return;
+    }
+    if (msg.type === 'progress') {
+      job.onProgress?.(msg.done, msg.total);
+      return;
+    }
+    slot.job = null;
+    if (msg.type === 'done') job.resolve({ ...msg.value, ms: msg.ms });
+    else job.reject(new Error(msg.message));
+    if (msg.type === 'failed' && msg.fatal) this.replace(slot, msg.message);
+    this.dispatch();
+  }
+
+  // A worker whose WebAssembly trapped is not trusted again: start a fresh one (twice at most).
+  replace(slot, why) {
+    slot.worker.terminate();
+    const i = this.slots.indexOf(slot);
+    if (i < 0 || this.closed) return;
+    if (slot.respawns >= 2) {
+      this.slots.splice(i, 1);
+      if (this.slots.length === 0) {
+        for (const job of this.queue.splice(0)) job.reject(new Error(`no worker could run: ${why}`));
+      }
+      return;
+    }
+    this.slots[i] = this.spawn(slot.respawns + 1);
+  }
+
+  run(message, transfer = [], onProgress = null) {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ id: this.nextId++, message, transfer, onProgress, resolve, reject });
+      this.dispatch();
+    });
+  }
+
+  dispatch() {
+    for (const slot of this.slots) {
+      if (this.queue.length === 0) return;
+      if (slot.job || !slot.info) continue;
+      const job = this.queue.shift();
+      slot.job = job;
+      slot.worker.postMessage({ ...job.message, id: job.id }, job.transfer);
+    }
+  }
+
+  async engines() {
+    return Promise.all(this.slots.map((s) => s.ready));
+  }
+
+  terminate() {
+    this.closed = true;
+    for (const s of this.slots) s.worker.terminate();
+    for (const job of this.queue.splice(0)) job.reject(new Error('cancelled'));
+  }
+}
+
+// ---- a run ---------------------------------------------------------------------------------
+
+let current = null;
+let blobUrls = [];
+
+function setStatus(s) {
+  state.status = s;
+  const el = $('status');
+  el.textContent = s;
+  el.className = s;
+}
+
+function note(text, isError = false, list = $('messages')) {
+  const li = document.createElement('li');
+  li.textContent = text;
+  if (isError) li.className = 'error';
+  list.append(li);
+  state.messages.push(text);
+}
+
+function productLink(p) {
+  const url = URL.createObjectURL(new Blob([p.bytes], { type: 'application/fits' }));
+  blobUrls.push(url);
+  const li = document.createElement('li');
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = p.name;
+  a.textContent = p.name;
+  const size = document.createElement('span');
+  size.className = 'size';
+  size.textContent = ` (${(p.bytes.length / 1024).toFixed(0)} KiB)`;
+  li.append(a, size);
+  return li;
+}
+
+function resetPage() {
+  for (const u of blobUrls) URL.revokeObjectURL(u);
+  blobUrls = [];
+  $('messages').replaceChildren();
+  $('exposures').replaceChildren();
+  $('combine-messages').replaceChildren();
+  $('calibrated-plot').replaceChildren();
+  $('combined-products').replaceChildren();
+  $('product-list').replaceChildren();
+  $('combined').hidden = true;
+  $('downloads').hidden = true;
+  $('summary').textContent = '';
+  productGroups.length = 0;
+  Object.assign(state, { wallMs: null, members: [], products: [], calibrated_cp_deg: null, messages: [] });
+}
+
+function cancelRun() {
+  if (current) {
+    current.cancelled = true;
+    current.pool?.terminate();
+    current = null;
+  }
+}
+
+async function startRun() {
+  cancelRun();
+  const run = { cancelled: false, pool: null, t0: performance.now() };
+  current = run;
+  resetPage();
+  setStatus('running');
+  try {
+    await reduce(run);
+  } catch (err) {
+    if (!run.cancelled) note(`The reduction stopped: ${err.message ?? err}`, true);
+  }
+  if (run.cancelled) return;
+  run.pool?.terminate();
+  state.wallMs = performance.now() - run.t0;
+  const failed = state.members.filter((m) => m.error).length;
+  $('summary').textContent = `in ${(state.wallMs / 1000).toFixed(1)} s: ${state.members.length - failed} of ${state.members.length} exposures reduced${failed ? `, ${failed} failed` : ''}.`;
+  setStatus('done');
+  current = null;
+}
+
+async function reduce(run) {
+  const { asnEntry, members, throughput, nrm } = await classify();
+  if (!asnEntry) {
+    note('No association (ASN JSON with a "products" list) among the files.', true);
+    return;
+  }
+  const asnJson = await entryText(asnEntry);
+  const asnName = asnEntry.name;
+  const productName = String(asnEntry.asn.products[0]?.name ?? 'ami3');
+  if (members.length === 0) {
+    note(`${asnName}: no member with exptype science or psf.`, true);
+    return;
+  }
+  const options = readOptions();
+  const affineEntry = staged.find((e) => e.name === options.affine2d);
+  const [throughputBytes, nrmBytes, affineBytes] = await Promise.all(
+    [throughput, nrm, affineEntry].map((e) => (e ? entryBytes(e) : undefined)));
+  if (throughput) note(`Throughput reference: ${throughput.name}`);
+  if (nrm) note(`NRM reference: ${nrm.name}`);
+
+  const { workers, threads } = engineChoice(members.length);
+  run.pool = new Pool(workers, threads);
+  run.pool.engines().then((infos) => {
+    if (run.cancelled) return;
+    const threaded = infos.filter((i) => i.build === 'threads');
+    state.engine = { workers, threadsPerWorker: threaded.length ? threads : 1, builds: infos.map((i) => i.build) };
+    const why = [...new Set(infos.map((i) => i.note).filter(Boolean))];
+    note(`${workers} worker${workers > 1 ? 's' : ''}, ${state.engine.threadsPerWorker} thread${state.engine.threadsPerWorker > 1 ? 's' : ''} each (${threaded.length ? 'threaded' : 'plain'} WebAssembly build)${why.length ? `: ${why.join('; ')}` : ''}.`);
+  });
+
+  const cards = members.map((m) => memberCard(m));
+  const byName = new Map(staged.map((e) => [e.name, e]));
+  const results = await Promise.all(members.map(async (m, i) => {
+    const card = cards[i];
+    const record = { name: m.expname, role: m.role, error: null, ms: null, products: [] };
+    state.members.push(record);
+    const entry = byName.get(baseName(m.expname));
+    if (!entry) {
+      failCard(card, record, `${m.expname}: not among the dropped files.`);
+      return null;
+    }
+    try {
+      const bytes = await entryBytes(entry);
+      // Transfer a private copy: staged bytes (the demo's) must survive for "Run again".
+      const copy = entry.bytes ? bytes.slice() : bytes;
+      const out = await run.pool.run({
+        type: 'analyze', bytes: copy, expname: m.expname, role: m.role, asnJson, asnName, options,
+        throughput: throughputBytes, nrm: nrmBytes, affine: affineBytes,
+      }, [copy.buffer], (done, total) => progressCard(card, done, total));
+      if (run.cancelled) return null;
+      record.ms = out.ms;
+      record.products = out.products.map((p) => p.name);
+      showMember(card, out, threads);
+      addProducts(out.products, i);
+      return out.result;
+    } catch (err) {
+      if (!run.cancelled) failCard(card, record, String(err.message ?? err));
+      return null;
+    }
+  }));
+  if (run.cancelled) return;
+
+  const reduced = results.filter((r) => r !== null);
+  if (reduced.length === 0) {
+    note('No exposure was reduced, so there is nothing to combine.', true);
+    return;
+  }
+  const combined = await run.pool.run({ type: 'combine', asnJson, asnName, results: reduced, options });
+  if (run.cancelled) return;
+  showCombined(combined);
+  addProducts(combined.products, members.length);
+  finishDownloads(productName);
+}
+
+// ---- drawing the results -------------------------------------------------------------------
+
+function memberCard(m) {
+  const node = $('exposure-template').content.firstElementChild.cloneNode(true);
+  node.querySelector('.name').textContent = baseName(m.expname);
+  node.querySelector('.role').textContent = m.role === 'psf' ? 'reference star (psf)' : 'science target';
+  $('exposures').append(node);
+  return node;
+}
+
+function progressCard(card, done, total) {
+  const bar = card.querySelector('progress');
+  bar.max = total;
+  bar.value = done;
+  card.querySelector('.state').textContent = `integration ${done} of ${total}`;
+}
+
+function failCard(card, record, message) {
+  record.error = message;
+  card.classList.add('failed');
+  const bar = card.querySelector('progress');
+  bar.max = 1;
+  bar.value = 0;
+  card.querySelector('.state').textContent = 'failed';
+  const p = card.querySelector('.error');
+  p.textContent = message;
+  p.hidden = false;
+}
+
+function showMember(card, out, threads) {
+  const v = out.view;
+  const bar = card.querySelector('progress');
+  bar.max = 1;
+  bar.value = 1;
+  card.querySelector('.state').textContent =
+    `done: ${v.nint} integration${v.nint > 1 ? 's' : ''} in ${(out.ms / 1000).toFixed(1)} s${threads > 1 ? ` (${threads} threads)` : ''}`;
+  const results = card.querySelector('.results');
+  results.hidden = false;
+  card.querySelector('.notes').textContent = (v.notes ?? []).join(' ');
+
+  // Images: data and model on one colour scale, the residual on its own zero-centred one.
+  const both = v.data.concat(v.model);
+  const scale = imageScale(both, { stretch: 'sqrt' });
+  const rscale = imageScale(v.residual, { diverging: true });
+  const px = Math.max(2, Math.floor(240 / v.n));
+  card.querySelector('.images').replaceChildren(
+    imageFigure({ title: 'Data', values: v.data, n: v.n, scale, pixelSize: px }),
+    imageFigure({ title: 'Model', values: v.model, n: v.n, scale, pixelSize: px }),
+    imageFigure({ title: 'Residual (data − model)', values: v.residual, n: v.n, scale: rscale, pixelSize: px }),
+  );
+
+  const o = v.observables;
+  scatterChart(card.querySelector('.amp-plot'), {
+    xLabel: 'baseline length (m)',
+    yLabel: 'amplitude, V²',
+    series: [
+      { label: 'fringe amplitude', x: v.baseline_length_m, y: o.fringe_amp, err: o.fringe_amp_err, colour: COLOURS[0] },
+      { label: 'V²', x: v.baseline_length_m, y: o.vis2, err: o.vis2_err, colour: COLOURS[4] },
+    ],
+  });
+  const triangles = o.closure_phase_rad.map((_, i) => i + 1);
+  scatterChart(card.querySelector('.cp-plot'), {
+    xLabel: 'triangle',
+    yLabel: 'closure phase (deg)',
+    zeroLine: true,
+    width: 640,
+    series: [{
+      label: 'closure phase',
+      x: triangles,
+      y: o.closure_phase_rad.map((r) => r * DEG_PER_RAD),
+      err: o.closure_phase_err_rad.map((r) => r * DEG_PER_RAD),
+      colour: v.role === 'Psf' ? COLOURS[1] : COLOURS[0],
+    }],
+  });
+  scatterChart(card.querySelector('.uv-plot'), {
+    xLabel: 'u (m)',
+    yLabel: 'v (m)',
+    width: 320,
+    height: 320,
+    square: true,
+    series: [
+      { label: 'baseline', x: v.u_m, y: v.v_m, colour: COLOURS[0] },
+      { label: 'reversed', x: v.u_m.map((u) => -u), y: v.v_m.map((x) => -x), colour: '#9ab8da' },
+    ],
+  });
+  card.querySelector('.member-products').replaceChildren(...out.products.map(productLink));
+}
+
+function showCombined(c) {
+  $('combined').hidden = false;
+  for (const m of c.messages ?? []) note(m, false, $('combine-messages'));
+  state.calibrated_cp_deg = c.calibrated_cp_deg ?? null;
+  const series = [];
+  // Small horizontal shifts keep the three sets of points apart; x is the triangle number.
+  const shifted = (d) => (arr) => arr.map((_, i) => i + 1 + d);
+  if (c.science) {
+    series.push({ label: 'science average (raw)', x: shifted(-0.2)(c.science.closure_phase_rad),
+      y: c.science.closure_phase_rad.map((r) => r * DEG_PER_RAD),
+      err: c.science.closure_phase_err_rad.map((r) => r * DEG_PER_RAD), colour: COLOURS[0] });
+  }
+  if (c.psf) {
+    series.push({ label: 'reference star average', x: shifted(0)(c.psf.closure_phase_rad),
+      y: c.psf.closure_phase_rad.map((r) => r * DEG_PER_RAD),
+      err: c.psf.closure_phase_err_rad.map((r) => r * DEG_PER_RAD), colour: COLOURS[1] });
+  }
+  if (c.calibrated_cp_deg) {
+    series.push({ label: 'calibrated (science − reference)', x: shifted(0.2)(c.calibrated_cp_deg),
+      y: c.calibrated_cp_deg, colour: COLOURS[2] });
+  }
+  if (series.length) {
+    scatterChart($('calibrated-plot'), { xLabel: 'triangle', yLabel: 'closure phase (deg)', zeroLine: true, width: 820, height: 320, series });
+  }
+  $('combined-products').replaceChildren(...(c.products ?? []).map(productLink));
+}
+
+function addProducts(products, index) {
+  productGroups[index] = products;
+  const all = productGroups.flat().filter(Boolean);
+  state.products = all.map((p) => p.name);
+  $('downloads').hidden = false;
+  $('product-list').replaceChildren(...all.map(productLink));
+  $('download-all').hidden = true;
+}
+
+function finishDownloads(productName) {
+  const all = productGroups.flat().filter(Boolean);
+  if (all.length === 0) return;
+  const zip = zipSync(Object.fromEntries(all.map((p) => [p.name, p.bytes])), { level: 6 });
+  const url = URL.createObjectURL(new Blob([zip], { type: 'application/zip' }));
+  blobUrls.push(url);
+  const a = $('download-all');
+  a.href = url;
+  a.download = `${productName}_ami3.zip`;
+  a.hidden = false;
+}
+
+// ---- the demo ------------------------------------------------------------------------------
+
+async function runDemo() {
+  cancelRun();
+  resetPage();
+  setStatus('running');
+  note('Making the demo files (simulated in WebAssembly)…');
+  const pool = new Pool(1, 1);
+  try {
+    const files = await pool.run({ type: 'demo' });
+    staged = [];
+    await addFiles(files.map((f) => ({ name: f.name, bytes: f.bytes })));
+  } catch (err) {
+    note(`The demo could not be made: ${err.message ?? err}`, true);
+    setStatus('done');
+  } finally {
+    pool.terminate();
+  }
+}
+
+// ---- wiring --------------------------------------------------------------------------------
+
+function wire() {
+  const zone = $('drop-zone');
+  zone.addEventListener('dragover', (e) => {
+    e.preventDefault();
+    zone.classList.add('dragging');
+  });
+  zone.addEventListener('dragleave', () => zone.classList.remove('dragging'));
+  zone.addEventListener('drop', async (e) => {
+    e.preventDefault();
+    zone.classList.remove('dragging');
+    addFiles(await droppedFiles(e.dataTransfer));
+  });
+  // Dropping outside the zone must not make the browser open the file instead of the page.
+  window.addEventListener('dragover', (e) => e.preventDefault());
+  window.addEventListener('drop', (e) => e.preventDefault());
+  for (const id of ['file-input', 'folder-input']) {
+    $(id).addEventListener('change', (e) => {
+      const files = [...e.target.files];
+      e.target.value = '';
+      addFiles(files);
+    });
+  }
+  $('demo').addEventListener('click', runDemo);
+  $('rerun').addEventListener('click', () => startRun());
+  $('clear').addEventListener('click', () => {
+    cancelRun();
+    staged = [];
+    resetPage();
+    setStatus('idle');
+    showFiles();
+  });
+}
+
+async function main() {
+  presetOptionsFromUrl();
+  wire();
+  try {
+    const r = await fetch('./build-info.json', { cache: 'no-store' });
+    if (r.ok) buildInfo = await r.json();
+  } catch {
+    // No build-info.json: a plain build only.
+  }
+  describeEngine();
+  if (params.get('demo') === '1') runDemo();
+}
+
+main();

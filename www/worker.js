@@ -1,0 +1,99 @@
+// One Web Worker of the page's pool: it loads the WebAssembly build of ami3 and runs one job
+// at a time (analyse an exposure, combine results, or make the demo files). It only moves
+// bytes between the page and the library; every number is computed in Rust.
+//
+// Messages in:  {type: 'init', threads}   then   {type: 'analyze' | 'combine' | 'demo', id, ...}
+// Messages out: {type: 'ready', build, threads, note} once, then per job
+//               {type: 'progress', id, done, total}*  and  {type: 'done', id, value, ms}
+//               or {type: 'failed', id, message, fatal}.
+// `fatal` means the WebAssembly instance trapped (a Rust panic): the page replaces this worker.
+
+let lib = null;
+
+async function loadPlain() {
+  const mod = await import('./pkg/ami3.js');
+  await mod.default();
+  return mod;
+}
+
+// The threaded build (www/pkg-threads, wasm-bindgen-rayon) needs SharedArrayBuffer, i.e. a
+// cross-origin isolated page. Any failure falls back to the plain build, with the reason.
+async function load(threads) {
+  if (threads > 1) {
+    if (!self.crossOriginIsolated) {
+      return { mod: await loadPlain(), build: 'plain', threads: 1, note: 'not cross-origin isolated' };
+    }
+    try {
+      const mod = await import('./pkg-threads/ami3_threads.js');
+      await mod.default();
+      await mod.initThreadPool(threads);
+      return { mod, build: 'threads', threads, note: '' };
+    } catch (err) {
+      return { mod: await loadPlain(), build: 'plain', threads: 1, note: `threaded build failed: ${err}` };
+    }
+  }
+  return { mod: await loadPlain(), build: 'plain', threads: 1, note: '' };
+}
+
+// The buffers of the product bytes, so they move to the page without a copy (only plain
+// ArrayBuffers that each hold one product: never a view of the wasm memory).
+function transferables(products) {
+  const out = new Set();
+  for (const p of products ?? []) {
+    const b = p.bytes?.buffer;
+    if (b instanceof ArrayBuffer && b.byteLength === p.bytes.byteLength) out.add(b);
+  }
+  return [...out];
+}
+
+function run(msg) {
+  switch (msg.type) {
+    case 'analyze': {
+      const progress = (done, total) => self.postMessage({ type: 'progress', id: msg.id, done, total });
+      const out = lib.analyze_member_js(
+        msg.bytes, msg.expname, msg.role, msg.asnJson, msg.asnName, msg.options,
+        msg.throughput, msg.nrm, msg.affine, progress);
+      return [out, transferables(out.products)];
+    }
+    case 'combine': {
+      const out = lib.combine_js(msg.asnJson, msg.asnName, msg.results, msg.options);
+      return [out, transferables(out.products)];
+    }
+    case 'demo': {
+      const files = lib.demo_files_js();
+      return [files, transferables(files)];
+    }
+    default:
+      throw new Error(`unknown job type ${msg.type}`);
+  }
+}
+
+let queue = Promise.resolve();
+
+self.onmessage = (e) => {
+  const msg = e.data;
+  if (msg.type === 'init') {
+    queue = load(msg.threads ?? 1).then(({ mod, build, threads, note }) => {
+      lib = mod;
+      self.postMessage({ type: 'ready', build, threads, note });
+    }, (err) => {
+      self.postMessage({ type: 'ready', build: 'none', threads: 0, note: `could not load the WebAssembly module: ${err}` });
+    });
+    return;
+  }
+  queue = queue.then(() => {
+    if (!lib) {
+      self.postMessage({ type: 'failed', id: msg.id, message: 'the WebAssembly module is not loaded', fatal: true });
+      return;
+    }
+    const t0 = performance.now();
+    try {
+      const [value, transfer] = run(msg);
+      self.postMessage({ type: 'done', id: msg.id, value, ms: performance.now() - t0 }, transfer);
+    } catch (err) {
+      const fatal = err instanceof WebAssembly.RuntimeError;
+      const message = fatal ? `internal error (the analysis stopped: ${err.message})` : String(err?.message ?? err);
+      self.postMessage({ type: 'failed', id: msg.id, message, fatal });
+    }
+  });
+};
