@@ -32,6 +32,9 @@ fn main() {
     let t = std::time::Instant::now();
     let b = model.basis((xoff, yoff));
     eprintln!("basis in {:?}", t.elapsed());
+    if std::env::var_os("NO_OUTPUT").is_some() {
+        return;
+    }
     let mut out = std::io::stdout().lock();
     for v in &b.slices {
         out.write_all(&v.to_le_bytes()).unwrap();

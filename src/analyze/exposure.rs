@@ -372,6 +372,7 @@ pub fn analyze_exposure(
         params.oversample,
         n,
     );
+    let plan = model.plan();
     let single = nint == 1;
     let done = std::sync::atomic::AtomicUsize::new(0);
 
@@ -421,7 +422,7 @@ pub fn analyze_exposure(
                     k + 1
                 )));
             }
-            let basis = model.basis((cx, cy));
+            let basis = model.basis_with(&plan, (cx, cy));
             let e = err.as_ref().map(|e| crop(e, k));
             let lf = fit(
                 &basis,

@@ -42,16 +42,19 @@ pub fn fit(
             ns
         ));
     }
-    // design matrix of the used pixels, column-major (one column per slice)
+    // design matrix of the used pixels, one row per slice (D = A^T), so A^T A = D D^T and
+    // A^T b = D b go through ndarray's matrix multiply
     let mut design = Vec::with_capacity(used.len() * ns);
     for s in 0..ns {
         let slice = basis.slice(s);
         design.extend(used.iter().map(|&p| slice[p]));
     }
-    let a = DMatrix::from_vec(used.len(), ns, design);
-    let b = DVector::from_iterator(used.len(), used.iter().map(|&p| data[p]));
-    let normal = a.tr_mul(&a);
-    let rhs = a.tr_mul(&b);
+    let d = ndarray::Array2::from_shape_vec((ns, used.len()), design).expect("ns x used");
+    let b_vec = ndarray::Array1::from_iter(used.iter().map(|&p| data[p]));
+    let dd = d.dot(&d.t());
+    let db = d.dot(&b_vec);
+    let normal = DMatrix::from_fn(ns, ns, |r, c| dd[[r, c]]);
+    let rhs = DVector::from_iterator(ns, db.iter().copied());
     let chol = normal
         .clone()
         .cholesky()
@@ -70,15 +73,14 @@ pub fn fit(
         residual[p] = data[p] - model_image[p];
     }
     let covariance = err.map(|e| {
-        let mut weighted = a.clone();
+        // D diag(err^2) D^T, the middle of the sandwich
+        let mut weighted = d.clone();
         for (r, &p) in used.iter().enumerate() {
-            let sigma = e[p];
-            let sigma = if sigma.is_finite() { sigma } else { 0.0 };
-            for s in 0..ns {
-                weighted[(r, s)] *= sigma;
-            }
+            let sigma = if e[p].is_finite() { e[p] } else { 0.0 };
+            weighted.column_mut(r).mapv_inplace(|v| v * sigma);
         }
-        let middle = weighted.tr_mul(&weighted);
+        let mw = weighted.dot(&weighted.t());
+        let middle = DMatrix::from_fn(ns, ns, |r, c| mw[[r, c]]);
         let inv = chol.inverse();
         let cov = &inv * middle * &inv;
         // row-major copy (the matrix is symmetric, so either order reads the same)
