@@ -214,7 +214,7 @@ pub fn analyze_member_js(
             &JsValue::from(t as u32),
         );
     };
-    let report = AssertSync(&report);
+    let report = AssertSync::new(&report);
     let report = &report;
     let (result, products) = analyze_member(bytes, &member, &asn, &refs, &opts, &move |d, t| {
         report.call(d, t)
@@ -236,19 +236,30 @@ pub fn analyze_member_js(
 
 /// A JS progress callback made shareable with rayon: it is only ever invoked on the thread that
 /// called into wasm (JS functions cannot cross threads), so integrations fitted on other pool
-/// threads in the threaded build are simply not reported one by one.
-struct AssertSync<'a>(&'a dyn Fn(usize, usize));
+/// threads in the threaded build are simply not reported one by one. The thread is recognised by
+/// its id, not by `rayon::current_thread_index()`: in the plain (no-atomics) build rayon makes
+/// the calling thread its one worker, which has an index too.
+struct AssertSync<'a> {
+    callback: &'a dyn Fn(usize, usize),
+    owner: std::thread::ThreadId,
+}
 
-impl AssertSync<'_> {
+impl<'a> AssertSync<'a> {
+    fn new(callback: &'a dyn Fn(usize, usize)) -> Self {
+        AssertSync {
+            callback,
+            owner: std::thread::current().id(),
+        }
+    }
+
     fn call(&self, done: usize, total: usize) {
-        if rayon::current_thread_index().is_none() {
-            (self.0)(done, total)
+        if std::thread::current().id() == self.owner {
+            (self.callback)(done, total)
         }
     }
 }
 
-// SAFETY: `call` only touches the callback from the thread that created it (rayon pool
-// threads have a thread index; the calling thread has none).
+// SAFETY: `call` only touches the callback from the thread that created it.
 unsafe impl Sync for AssertSync<'_> {}
 
 /// Combines member results (the `result` strings of `analyze_member_js`): averages and the

@@ -180,7 +180,8 @@ fn monte_carlo(nint: usize, realisations: usize) {
     let pick = |f: fn(&ami3::analyze::stats::ObservableSet) -> &Vec<f64>| -> Vec<Vec<f64>> {
         runs.iter().map(|r| f(&r.average).clone()).collect()
     };
-    let checks: [(&str, Vec<Vec<f64>>, Vec<Vec<f64>>, bool); 7] = [
+    type Check<'a> = (&'a str, Vec<Vec<f64>>, Vec<Vec<f64>>, bool);
+    let checks: [Check; 7] = [
         (
             "VISAMP",
             pick(|s| &s.fringe_amp),

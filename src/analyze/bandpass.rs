@@ -49,7 +49,10 @@ pub fn from_throughput(
     if wavelength_angstrom.len() != throughput.len() || wavelength_angstrom.len() < 3 {
         return Err("throughput table needs at least 3 (wavelength, throughput) rows".into());
     }
-    if wavelength_angstrom.windows(2).any(|w| !(w[1] > w[0])) {
+    if wavelength_angstrom
+        .windows(2)
+        .any(|w| w[1] <= w[0] || w[1].is_nan())
+    {
         return Err("throughput wavelengths must be strictly increasing".into());
     }
     let xs: Vec<f64> = wavelength_angstrom.iter().map(|&v| v as f64).collect();
@@ -73,7 +76,7 @@ pub fn from_throughput(
         weights.push(box_integral(centre as f64, width as f64, &xs, &ys));
     }
     let total: f64 = weights.iter().sum();
-    if !(total > 0.0) {
+    if total.is_nan() || total <= 0.0 {
         return Err("throughput integrates to zero".into());
     }
     Ok(weights

@@ -145,7 +145,7 @@ pub fn analyze_exposure(
     let file = exposure.file_name.as_str();
     let fail = |p: String| Error::new(file, p);
     let mut notes = Vec::new();
-    if params.oversample == 0 || params.oversample % 2 == 0 {
+    if params.oversample == 0 || params.oversample.is_multiple_of(2) {
         return Err(fail(format!(
             "oversample must be an odd positive integer, got {}",
             params.oversample
@@ -187,7 +187,7 @@ pub fn analyze_exposure(
             notes.push(format!(
                 "no throughput reference file: using the built-in {filter} curve"
             ));
-            bandpass::from_throughput(&wl, &th).map_err(|e| fail(e))?
+            bandpass::from_throughput(&wl, &th).map_err(fail)?
         }
     };
 

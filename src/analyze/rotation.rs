@@ -9,7 +9,7 @@ use rustfft::FftPlanner;
 
 /// The search grid: start, start + step, ... (< stop), then stop itself (upstream.md §5.2).
 pub fn search_grid_deg(start: f64, stop: f64, step: f64) -> Result<Vec<f64>, String> {
-    if !(step > 0.0) || !(stop > start) || !start.is_finite() || !stop.is_finite() {
+    if step.is_nan() || step <= 0.0 || !start.is_finite() || !stop.is_finite() || stop <= start {
         return Err(format!(
             "rotation search '{start} {stop} {step}' needs start < stop and step > 0"
         ));

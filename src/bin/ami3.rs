@@ -26,15 +26,16 @@ fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf> {
     Ok(path)
 }
 
-/// Splits arguments into positional ones, `--out`, and analysis options.
-fn parse(
-    args: &[String],
-) -> Result<(
+/// Positional arguments, `--out`, the analysis options, and any other `--name value` pairs.
+type ParsedArgs = (
     Vec<String>,
     Option<String>,
     AnalyzeOptions,
     Vec<(String, String)>,
-)> {
+);
+
+/// Splits arguments into positional ones, `--out`, and analysis options.
+fn parse(args: &[String]) -> Result<ParsedArgs> {
     let mut positional = Vec::new();
     let mut out = None;
     let mut opts = AnalyzeOptions::default();

@@ -1,0 +1,240 @@
+//! Browser tests of the JavaScript API in `src/wasm.rs` (what the page's workers call), run in
+//! headless Chromium by `wasm-pack test --headless --chrome -- --test web` (scripts/test.sh,
+//! stage 'browser'). They go through the real `#[wasm_bindgen]` boundary: JS objects, typed
+//! arrays, the progress callback and thrown errors.
+#![cfg(target_arch = "wasm32")]
+
+use ami3::wasm::{analyze_member_js, combine_js, demo_files_js};
+use js_sys::{Array, Function, Object, Reflect, Uint8Array};
+use wasm_bindgen::JsValue;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+fn get(v: &JsValue, key: &str) -> JsValue {
+    Reflect::get(v, &JsValue::from_str(key)).unwrap_or_else(|_| panic!("no field {key}"))
+}
+
+fn string(v: &JsValue, key: &str) -> String {
+    get(v, key)
+        .as_string()
+        .unwrap_or_else(|| panic!("{key} is not a string"))
+}
+
+fn numbers(v: &JsValue) -> Vec<f64> {
+    Array::from(v).iter().map(|x| x.as_f64().unwrap()).collect()
+}
+
+/// The demo association as (name, bytes), ASN JSON first.
+fn demo_files() -> Vec<(String, Vec<u8>)> {
+    let files = demo_files_js().expect("demo_files_js");
+    Array::from(&files)
+        .iter()
+        .map(|f| {
+            (
+                string(&f, "name"),
+                Uint8Array::new(&get(&f, "bytes")).to_vec(),
+            )
+        })
+        .collect()
+}
+
+/// (expname, exptype) of the demo members, in association order.
+fn demo_members(asn_json: &str) -> Vec<(String, String)> {
+    let asn: serde_json::Value = serde_json::from_str(asn_json).expect("ASN is JSON");
+    asn["products"][0]["members"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .map(|m| {
+            (
+                m["expname"].as_str().unwrap().to_string(),
+                m["exptype"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// A progress callback that records its calls in `globalThis.__progress` as [done, total].
+fn recording_progress() -> Function {
+    Function::new_with_args(
+        "done, total",
+        "(globalThis.__progress ??= []).push([done, total]);",
+    )
+}
+
+fn recorded_progress() -> Vec<(f64, f64)> {
+    let calls = get(&js_sys::global(), "__progress");
+    let out = Array::from(&calls)
+        .iter()
+        .map(|c| {
+            let c = Array::from(&c);
+            (c.get(0).as_f64().unwrap(), c.get(1).as_f64().unwrap())
+        })
+        .collect();
+    Reflect::delete_property(&js_sys::global(), &JsValue::from_str("__progress")).unwrap();
+    out
+}
+
+fn analyze(files: &[(String, Vec<u8>)], expname: &str, role: &str) -> JsValue {
+    let (asn_name, asn) = &files[0];
+    let bytes = &files
+        .iter()
+        .find(|(n, _)| n == expname)
+        .expect("member file")
+        .1;
+    analyze_member_js(
+        bytes,
+        expname,
+        role,
+        std::str::from_utf8(asn).unwrap(),
+        asn_name,
+        Object::new().into(), // every option at its default
+        None,
+        None,
+        None,
+        &recording_progress(),
+    )
+    .unwrap_or_else(|e| {
+        panic!(
+            "analyze_member_js({expname}) failed: {:?}",
+            JsValue::from(e)
+        )
+    })
+}
+
+#[wasm_bindgen_test]
+fn demo_files_are_an_association_and_four_calints_exposures() {
+    let files = demo_files();
+    assert_eq!(files.len(), 5);
+    assert!(files[0].0.ends_with(".json"), "ASN first: {}", files[0].0);
+    let members = demo_members(std::str::from_utf8(&files[0].1).unwrap());
+    assert_eq!(members.len(), 4);
+    for (name, bytes) in &files[1..] {
+        assert!(name.ends_with("_calints.fits"), "{name}");
+        assert!(members.iter().any(|(m, _)| m == name), "{name} is a member");
+        assert_eq!(&bytes[..9], b"SIMPLE  =", "{name} is FITS");
+        assert_eq!(bytes.len() % 2880, 0, "{name} is whole FITS blocks");
+    }
+}
+
+#[wasm_bindgen_test]
+fn analyze_member_js_gives_products_a_view_and_progress() {
+    let files = demo_files();
+    let members = demo_members(std::str::from_utf8(&files[0].1).unwrap());
+    let (expname, role) = members
+        .iter()
+        .find(|(_, r)| r.eq_ignore_ascii_case("science"))
+        .expect("a science member");
+    let out = analyze(&files, expname, role);
+
+    let names: Vec<String> = Array::from(&get(&out, "products"))
+        .iter()
+        .map(|p| string(&p, "name"))
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(names[0].ends_with("_ami.fits"), "{names:?}");
+    assert!(names[1].ends_with("_ami-oi.fits"), "{names:?}");
+    for p in Array::from(&get(&out, "products")).iter() {
+        assert_eq!(Uint8Array::new(&get(&p, "bytes")).length() % 2880, 0);
+    }
+    assert!(
+        string(&out, "result").starts_with('{'),
+        "result is a JSON string"
+    );
+
+    let view = get(&out, "view");
+    let obs = get(&view, "observables");
+    assert_eq!(numbers(&get(&obs, "fringe_amp")).len(), 21);
+    assert_eq!(numbers(&get(&obs, "closure_phase_rad")).len(), 35);
+    assert_eq!(numbers(&get(&view, "baseline_length_m")).len(), 21);
+    let n = get(&view, "n").as_f64().unwrap() as usize;
+    for image in ["data", "model", "residual"] {
+        assert_eq!(numbers(&get(&view, image)).len(), n * n, "{image} is n*n");
+    }
+
+    let nint = get(&view, "nint").as_f64().unwrap();
+    let calls = recorded_progress();
+    assert!(!calls.is_empty(), "the progress callback was called");
+    assert!(calls.iter().all(|&(_, t)| t == nint), "{calls:?}");
+    assert_eq!(calls.last(), Some(&(nint, nint)), "ends at nint of nint");
+}
+
+#[wasm_bindgen_test]
+fn combine_js_of_the_demo_calibrates_35_nonzero_closure_phases() {
+    let files = demo_files();
+    let asn = std::str::from_utf8(&files[0].1).unwrap().to_string();
+    let results: Vec<String> = demo_members(&asn)
+        .iter()
+        .map(|(name, role)| string(&analyze(&files, name, role), "result"))
+        .collect();
+    let _ = recorded_progress();
+    let out = combine_js(&asn, &files[0].0, results, Object::new().into())
+        .unwrap_or_else(|e| panic!("combine_js failed: {:?}", JsValue::from(e)));
+    let cp = numbers(&get(&out, "calibrated_cp_deg"));
+    assert_eq!(cp.len(), 35);
+    assert!(cp.iter().all(|c| c.is_finite()));
+    // The demo science target has a companion: its calibrated closure phases are not all zero.
+    assert!(cp.iter().any(|c| c.abs() > 0.1), "{cp:?}");
+    let names: Vec<String> = Array::from(&get(&out, "products"))
+        .iter()
+        .map(|p| string(&p, "name"))
+        .collect();
+    assert!(
+        names.iter().any(|n| n.ends_with("_aminorm.fits")),
+        "{names:?}"
+    );
+    assert!(
+        names.iter().any(|n| n.ends_with("_aminorm-oi.fits")),
+        "{names:?}"
+    );
+    let science = get(&out, "science");
+    assert_eq!(numbers(&get(&science, "closure_phase_rad")).len(), 35);
+}
+
+#[wasm_bindgen_test]
+fn analyze_member_js_throws_an_error_naming_the_file_for_non_fits_bytes() {
+    let files = demo_files();
+    let asn = std::str::from_utf8(&files[0].1).unwrap();
+    let (expname, role) = demo_members(asn).remove(0);
+    let err = analyze_member_js(
+        b"not a FITS file",
+        &expname,
+        &role,
+        asn,
+        &files[0].0,
+        Object::new().into(),
+        None,
+        None,
+        None,
+        &Function::new_no_args(""),
+    )
+    .expect_err("garbage bytes are rejected");
+    let message = format!("{:?}", JsValue::from(err));
+    assert!(message.contains(&expname), "{message}");
+}
+
+#[wasm_bindgen_test]
+fn page_options_are_strings_and_bad_ones_are_reported() {
+    let files = demo_files();
+    let asn = std::str::from_utf8(&files[0].1).unwrap();
+    let (expname, role) = demo_members(asn).remove(0);
+    let bytes = &files.iter().find(|(n, _)| *n == expname).unwrap().1;
+    let options = Object::new();
+    Reflect::set(&options, &"oversample".into(), &"4".into()).unwrap();
+    let err = analyze_member_js(
+        bytes,
+        &expname,
+        &role,
+        asn,
+        &files[0].0,
+        options.into(),
+        None,
+        None,
+        None,
+        &Function::new_no_args(""),
+    )
+    .expect_err("an even oversample is rejected");
+    let message = format!("{:?}", JsValue::from(err));
+    assert!(message.contains("oversample"), "{message}");
+}
