@@ -13,25 +13,6 @@ const TRIM_THROUGHPUT: f64 = 0.01;
 /// synphot's box sampling step, Angstrom.
 const BOX_STEP_ANGSTROM: f64 = 0.01;
 
-/// Linear interpolation of a tabulated curve (x ascending); zero outside the table.
-fn interp(x: f64, xs: &[f64], ys: &[f64]) -> f64 {
-    if xs.is_empty() || x < xs[0] || x > xs[xs.len() - 1] {
-        return 0.0;
-    }
-    let k = xs.partition_point(|&v| v <= x);
-    if k == 0 {
-        return ys[0];
-    }
-    if k >= xs.len() {
-        return ys[xs.len() - 1];
-    }
-    let (x0, x1, y0, y1) = (xs[k - 1], xs[k], ys[k - 1], ys[k]);
-    if x1 == x0 {
-        return y1;
-    }
-    y0 + (y1 - y0) * (x - x0) / (x1 - x0)
-}
-
 /// numpy's float32 `linspace(start, stop, num)`.
 fn linspace_f32(start: f32, stop: f32, num: usize) -> Vec<f32> {
     let step = (stop - start) / (num - 1) as f32;
@@ -103,12 +84,19 @@ fn box_integral(centre: f64, width: f64, xs: &[f64], ys: &[f64]) -> f64 {
     grid.extend(xs.iter().copied().filter(|&x| x >= gmin && x <= gmax));
     grid.sort_by(f64::total_cmp);
     grid.dedup_by(|b, a| (*b - *a).abs() < 1e-12);
-    let f = |x: f64| {
-        if x >= w1 && x <= w2 {
-            interp(x, xs, ys)
-        } else {
-            0.0
+    // the grid is sorted: walk the table alongside it instead of searching it per point
+    let mut k = 0;
+    let mut f = |x: f64| {
+        if x < w1 || x > w2 || x < xs[0] || x > xs[xs.len() - 1] {
+            return 0.0;
         }
+        while k + 1 < xs.len() && xs[k + 1] <= x {
+            k += 1;
+        }
+        if k + 1 >= xs.len() || xs[k] == x {
+            return ys[k];
+        }
+        ys[k] + (ys[k + 1] - ys[k]) * (x - xs[k]) / (xs[k + 1] - xs[k])
     };
     let mut sum = 0.0;
     let mut prev = (grid[0], f(grid[0]));
