@@ -210,6 +210,9 @@ fn calibrated_closure_phases_match_jwst_exposures_and_the_closed_form_binary() {
         / 35.0)
         .sqrt();
     let scale = (truth.iter().map(|v| v * v).sum::<f64>() / 35.0).sqrt();
+    eprintln!(
+        "calibrated closure phases vs closed form: {rms:.4} deg rms (truth rms {scale:.3} deg)"
+    );
     assert!(
         scale > 3.0,
         "the truth binary has closure phases of degrees (rms {scale})"
