@@ -32,7 +32,10 @@ fn main() {
     let t = Instant::now();
     analyze_exposure(&e, &refs, &params, &|_, _| {}).unwrap();
     let cold = t.elapsed().as_secs_f64();
-    println!("| ami_analyze, one exposure, first in the process (cold) | 2 | {cold:.3} | {:.1} |", 1e3 * cold / 5.0);
+    println!(
+        "| ami_analyze, one exposure, first in the process (cold) | 2 | {cold:.3} | {:.1} |",
+        1e3 * cold / 5.0
+    );
     for threads in [1usize, 2] {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
