@@ -30,6 +30,8 @@ window.__ami3 = state;
 
 // Products in association order (members, then the combined ones), whatever order they came in.
 const productGroups = [];
+// Once the user picks an exposure's tab, finishing exposures no longer switch the view.
+let userPickedTab = false;
 
 // ---- files ---------------------------------------------------------------------------------
 
@@ -249,12 +251,12 @@ class Pool {
       if (msg.type === 'failed' && !slot.info) this.replace(slot, msg.message);
       return;
     }
-    if (msg.type === 'progress') {
+    if (msg.type === 'started' || msg.type === 'progress') {
       job.onProgress?.(msg.done, msg.total);
       return;
     }
     slot.job = null;
-    if (msg.type === 'done') job.resolve({ ...msg.value, ms: msg.ms });
+    if (msg.type === 'done') job.resolve(Array.isArray(msg.value) ? msg.value : { ...msg.value, ms: msg.ms });
     else job.reject(new Error(msg.message));
     if (msg.type === 'failed' && msg.fatal) this.replace(slot, msg.message);
     this.dispatch();
@@ -348,6 +350,10 @@ function resetPage() {
   $('combined-products').replaceChildren();
   $('product-list').replaceChildren();
   $('combined').hidden = true;
+  $('results').hidden = true;
+  $('result-tabs').replaceChildren();
+  userPickedTab = false;
+  $('result-panels').replaceChildren();
   $('downloads').hidden = true;
   $('summary').textContent = '';
   productGroups.length = 0;
@@ -466,8 +472,15 @@ function memberCard(m) {
   return node;
 }
 
+// `started` (no counts yet) shows a moving bar; the threaded build reports no integration
+// counts (its integrations run on other threads), so its bar moves until the exposure is done.
 function progressCard(card, done, total) {
   const bar = card.querySelector('progress');
+  if (done === undefined) {
+    bar.removeAttribute('value');
+    card.querySelector('.state').textContent = 'working…';
+    return;
+  }
   bar.max = total;
   bar.value = done;
   card.querySelector('.state').textContent = `integration ${done} of ${total}`;
@@ -485,6 +498,42 @@ function failCard(card, record, message) {
   p.hidden = false;
 }
 
+function selectTab(tab) {
+  for (const t of $('result-tabs').children) {
+    const on = t === tab;
+    t.setAttribute('aria-selected', String(on));
+    t.tabIndex = on ? 0 : -1;
+    $(t.getAttribute('aria-controls')).hidden = !on;
+  }
+}
+
+/** A tab and its panel for a finished exposure; the first one to finish is shown. */
+function resultPanel(name, role) {
+  const k = $('result-tabs').children.length;
+  const panel = $('panel-template').content.firstElementChild.cloneNode(true);
+  panel.id = `panel-${k}`;
+  const tab = document.createElement('button');
+  tab.type = 'button';
+  tab.className = `tab ${role}`;
+  tab.id = `tab-${k}`;
+  tab.setAttribute('role', 'tab');
+  tab.setAttribute('aria-controls', panel.id);
+  tab.textContent = `${baseName(name)} (${role === 'psf' ? 'reference' : 'science'})`;
+  panel.setAttribute('aria-labelledby', tab.id);
+  tab.addEventListener('click', () => {
+    userPickedTab = true;
+    selectTab(tab);
+  });
+  $('result-tabs').append(tab);
+  $('result-panels').append(panel);
+  $('results').hidden = false;
+  // The first exposure to finish is shown, then the first science one (it has the signal).
+  const shown = $('result-tabs').querySelector('[aria-selected="true"]');
+  if (!shown || (!userPickedTab && role === 'science' && shown.classList.contains('psf'))) selectTab(tab);
+  else panel.hidden = true;
+  return panel;
+}
+
 function showMember(card, out, threads) {
   const v = out.view;
   const bar = card.querySelector('progress');
@@ -492,23 +541,21 @@ function showMember(card, out, threads) {
   bar.value = 1;
   card.querySelector('.state').textContent =
     `done: ${v.nint} integration${v.nint > 1 ? 's' : ''} in ${(out.ms / 1000).toFixed(1)} s${threads > 1 ? ` (${threads} threads)` : ''}`;
-  const results = card.querySelector('.results');
-  results.hidden = false;
-  card.querySelector('.notes').textContent = (v.notes ?? []).join(' ');
+  card.querySelector('.member-products').replaceChildren(...out.products.map(productLink));
+  const panel = resultPanel(v.name, v.role === 'Psf' ? 'psf' : 'science');
+  panel.querySelector('.notes').textContent = (v.notes ?? []).join(' ');
 
   // Images: data and model on one colour scale, the residual on its own zero-centred one.
-  const both = v.data.concat(v.model);
-  const scale = imageScale(both, { stretch: 'sqrt' });
+  const scale = imageScale(v.data.concat(v.model), { stretch: 'sqrt' });
   const rscale = imageScale(v.residual, { diverging: true });
   const px = Math.max(2, Math.floor(240 / v.n));
-  card.querySelector('.images').replaceChildren(
+  panel.querySelector('.images').replaceChildren(
     imageFigure({ title: 'Data', values: v.data, n: v.n, scale, pixelSize: px }),
     imageFigure({ title: 'Model', values: v.model, n: v.n, scale, pixelSize: px }),
     imageFigure({ title: 'Residual (data − model)', values: v.residual, n: v.n, scale: rscale, pixelSize: px }),
   );
-
   const o = v.observables;
-  scatterChart(card.querySelector('.amp-plot'), {
+  scatterChart(panel.querySelector('.amp-plot'), {
     xLabel: 'baseline length (m)',
     yLabel: 'amplitude, V²',
     series: [
@@ -517,7 +564,7 @@ function showMember(card, out, threads) {
     ],
   });
   const triangles = o.closure_phase_rad.map((_, i) => i + 1);
-  scatterChart(card.querySelector('.cp-plot'), {
+  scatterChart(panel.querySelector('.cp-plot'), {
     xLabel: 'triangle',
     yLabel: 'closure phase (deg)',
     zeroLine: true,
@@ -530,7 +577,7 @@ function showMember(card, out, threads) {
       colour: v.role === 'Psf' ? COLOURS[1] : COLOURS[0],
     }],
   });
-  scatterChart(card.querySelector('.uv-plot'), {
+  scatterChart(panel.querySelector('.uv-plot'), {
     xLabel: 'u (m)',
     yLabel: 'v (m)',
     width: 320,
@@ -541,7 +588,6 @@ function showMember(card, out, threads) {
       { label: 'reversed', x: v.u_m.map((u) => -u), y: v.v_m.map((x) => -x), colour: '#9ab8da' },
     ],
   });
-  card.querySelector('.member-products').replaceChildren(...out.products.map(productLink));
 }
 
 function showCombined(c) {

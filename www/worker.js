@@ -3,7 +3,7 @@
 // bytes between the page and the library; every number is computed in Rust.
 //
 // Messages in:  {type: 'init', threads}   then   {type: 'analyze' | 'combine' | 'demo', id, ...}
-// Messages out: {type: 'ready', build, threads, note} once, then per job
+// Messages out: {type: 'ready', build, threads, note} once, then per job {type: 'started', id},
 //               {type: 'progress', id, done, total}*  and  {type: 'done', id, value, ms}
 //               or {type: 'failed', id, message, fatal}.
 // `fatal` means the WebAssembly instance trapped (a Rust panic): the page replaces this worker.
@@ -87,6 +87,7 @@ self.onmessage = (e) => {
       return;
     }
     const t0 = performance.now();
+    self.postMessage({ type: 'started', id: msg.id });
     try {
       const [value, transfer] = run(msg);
       self.postMessage({ type: 'done', id: msg.id, value, ms: performance.now() - t0 }, transfer);
