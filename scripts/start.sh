@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Build the wasm package into www/pkg and serve www/ on http://127.0.0.1:8080/ with the
-# cross-origin isolation headers (placeholder until the page exists).
+# Build the page (scripts/build-web.sh: plain and threaded wasm, vendored JS; cargo rebuilds only
+# what changed) and serve www/ on http://127.0.0.1:8080/ with the cross-origin isolation headers,
+# so that the page can use the threaded build. The server prints the URL; open it and press Demo.
 #
 #   npm start                          # or: bash scripts/start.sh
 #   PORT=9000 npm start
