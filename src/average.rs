@@ -95,24 +95,16 @@ pub fn average_sets(items: &[&ObservableSet]) -> ObservableSet {
             (wrap_pi(cp), err)
         })
         .unzip();
-    ObservableSet {
-        fringe_amp,
-        fringe_amp_err,
-        fringe_phase_rad,
-        fringe_phase_err_rad,
-        vis2,
-        vis2_err,
-        closure_phase_rad,
-        closure_phase_err_rad,
-        t3_amp,
-        t3_amp_err,
-        closure_amp,
-        closure_amp_err,
-        quad_phase_rad,
-        quad_phase_err_rad,
-        piston_rad,
-        piston_err_rad,
-    }
+    ObservableSet::from_pairs([
+        (fringe_amp, fringe_amp_err),
+        (fringe_phase_rad, fringe_phase_err_rad),
+        (vis2, vis2_err),
+        (closure_phase_rad, closure_phase_err_rad),
+        (t3_amp, t3_amp_err),
+        (closure_amp, closure_amp_err),
+        (quad_phase_rad, quad_phase_err_rad),
+        (piston_rad, piston_err_rad),
+    ])
 }
 
 /// `ami_average` of AmiLg results (at least one).

@@ -65,24 +65,16 @@ pub fn normalize_sets(t: &ObservableSet, c: &ObservableSet) -> ObservableSet {
         &c.piston_rad,
         &c.piston_err_rad,
     );
-    ObservableSet {
-        fringe_amp,
-        fringe_amp_err,
-        fringe_phase_rad,
-        fringe_phase_err_rad,
-        vis2,
-        vis2_err,
-        closure_phase_rad,
-        closure_phase_err_rad,
-        t3_amp,
-        t3_amp_err,
-        closure_amp,
-        closure_amp_err,
-        quad_phase_rad,
-        quad_phase_err_rad,
-        piston_rad,
-        piston_err_rad,
-    }
+    ObservableSet::from_pairs([
+        (fringe_amp, fringe_amp_err),
+        (fringe_phase_rad, fringe_phase_err_rad),
+        (vis2, vis2_err),
+        (closure_phase_rad, closure_phase_err_rad),
+        (t3_amp, t3_amp_err),
+        (closure_amp, closure_amp_err),
+        (quad_phase_rad, quad_phase_err_rad),
+        (piston_rad, piston_err_rad),
+    ])
 }
 
 /// `ami_normalize` of the target average by the reference-star average.

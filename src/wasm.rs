@@ -28,6 +28,17 @@ pub struct PageOptions {
     pub chooseholes: Option<String>,
 }
 
+/// Looks a named file up among the files the page passed.
+fn reader(files: &[(String, Vec<u8>)]) -> impl Fn(&str) -> Result<Vec<u8>, Error> + '_ {
+    move |name: &str| {
+        files
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, b)| b.clone())
+            .ok_or_else(|| Error::new(name, "file not among the files given to the page"))
+    }
+}
+
 /// Pipeline options from page options; `affine2d` may name an uploaded JSON file in `files`.
 pub fn pipeline_options(
     o: &PageOptions,
@@ -46,13 +57,7 @@ pub fn pipeline_options(
         chooseholes: nonempty(&o.chooseholes),
         ..Default::default()
     };
-    let read = |name: &str| {
-        files
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, b)| b.clone())
-            .ok_or_else(|| Error::new(name, "file not among the dropped files"))
-    };
+    let read = reader(files);
     Ok(PipelineOptions {
         save_averages: o.save_averages,
         oifits: o.oifits.unwrap_or(true),
@@ -127,13 +132,7 @@ fn references(throughput: Option<Vec<u8>>, nrm: Option<Vec<u8>>) -> Result<Refer
             .then(|| "nrm".to_string()),
         ..Default::default()
     };
-    let read = |name: &str| {
-        files
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, b)| b.clone())
-            .ok_or_else(|| Error::new(name, "missing"))
-    };
+    let read = reader(&files);
     build_references(&opts, &read)
 }
 

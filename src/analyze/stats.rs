@@ -29,6 +29,33 @@ pub struct ObservableSet {
     pub piston_err_rad: Vec<f64>,
 }
 
+impl ObservableSet {
+    /// A set from (values, errors) pairs in field order: fringe amplitude, fringe phase, V^2,
+    /// closure phase, triple amplitude, closure amplitude, quad phase, piston.
+    pub fn from_pairs(pairs: [(Vec<f64>, Vec<f64>); 8]) -> Self {
+        let [(fringe_amp, fringe_amp_err), (fringe_phase_rad, fringe_phase_err_rad), (vis2, vis2_err), (closure_phase_rad, closure_phase_err_rad), (t3_amp, t3_amp_err), (closure_amp, closure_amp_err), (quad_phase_rad, quad_phase_err_rad), (piston_rad, piston_err_rad)] =
+            pairs;
+        ObservableSet {
+            fringe_amp,
+            fringe_amp_err,
+            fringe_phase_rad,
+            fringe_phase_err_rad,
+            vis2,
+            vis2_err,
+            closure_phase_rad,
+            closure_phase_err_rad,
+            t3_amp,
+            t3_amp_err,
+            closure_amp,
+            closure_amp_err,
+            quad_phase_rad,
+            quad_phase_err_rad,
+            piston_rad,
+            piston_err_rad,
+        }
+    }
+}
+
 /// astropy `sigma_clipped_stats` defaults: 3 sigma both sides around the median, population
 /// standard deviation, at most 5 iterations. Returns the mean of the kept values.
 pub fn sigma_clipped_mean(values: &[f64]) -> f64 {
