@@ -45,7 +45,7 @@ function startServer(args) {
 }
 
 function nativeRuns() {
-  const bin = path.join(ROOT, 'target/release/ami3');
+  const bin = path.join(process.env.CARGO_TARGET_DIR ?? path.join(ROOT, 'target'), 'release/ami3');
   if (!fs.existsSync(bin)) spawnSync('cargo', ['build', '--release', '--bin', 'ami3'], { cwd: ROOT, stdio: 'inherit' });
   const times = [];
   for (let i = 0; i < REPEATS; i++) {

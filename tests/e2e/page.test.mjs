@@ -14,7 +14,8 @@
 // Run by scripts/test.sh (stage e2e), which builds www/ and serves it twice:
 //   AMI3_E2E_URL (COOP/COEP sent) and AMI3_E2E_URL_NO_ISOLATION (not sent).
 // Standalone (`node --test tests/e2e/`), it starts scripts/serve.mjs itself; www/ must be built
-// (`npm run build`). Writes docs/screenshot.png (the demo's results).
+// (`npm run build`). Saves a screenshot of the demo's results in the temporary folder, and as
+// docs/screenshot.png (committed, shown by the README) with AMI3_UPDATE_SCREENSHOT=1.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -270,8 +271,10 @@ test('demo: calibrated closure phases are not zero; screenshot', { timeout: TIME
   assert.ok(cp.some((c) => Math.abs(c) > 0.1), `calibrated closure phases: ${cp}`);
   assert.ok(await page.locator('#calibrated-plot canvas').count() > 0, 'the calibrated plot is drawn');
   assert.ok(await page.locator('#result-panels .images canvas').count() >= 12, 'data, model, residual and colour bars');
-  fs.mkdirSync(path.join(ROOT, 'docs'), { recursive: true });
-  await page.screenshot({ path: path.join(ROOT, 'docs/screenshot.png'), fullPage: true });
+  const shot = process.env.AMI3_UPDATE_SCREENSHOT === '1' ? path.join(ROOT, 'docs/screenshot.png') : path.join(tmp, 'screenshot.png');
+  fs.mkdirSync(path.dirname(shot), { recursive: true });
+  await page.screenshot({ path: shot, fullPage: true });
+  assert.ok(fs.statSync(shot).size > 10000, 'a screenshot was written');
   assert.deepEqual(errors, [], 'no console errors');
   await context.close();
 });
