@@ -73,7 +73,11 @@ impl MatrixDft {
             } else {
                 axis_exponents(input_shape.1, output_shape.1, nlam_d)
             };
-        let count = (input_shape.0 * input_shape.1 * output_shape.0 * output_shape.1) as f64;
+        // in f64: the product overflows a 32-bit usize (wasm32) for a 1024^2 pupil
+        let count = input_shape.0 as f64
+            * input_shape.1 as f64
+            * output_shape.0 as f64
+            * output_shape.1 as f64;
         MatrixDft {
             input_shape,
             output_shape,
