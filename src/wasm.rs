@@ -273,7 +273,13 @@ pub fn combine_js(
     let asn = Association::from_json(asn_json, asn_name).map_err(js_err)?;
     let o: PageOptions =
         serde_wasm_bindgen::from_value(options).map_err(|e| JsError::new(&e.to_string()))?;
-    let opts = pipeline_options(&o, &[]).unwrap_or_default();
+    // Combining needs only the pipeline switches; the analysis options (which may name an
+    // uploaded affine2d file, not passed here) were used by analyze_member_js.
+    let opts = PipelineOptions {
+        save_averages: o.save_averages,
+        oifits: o.oifits.unwrap_or(true),
+        ..Default::default()
+    };
     let mut members: Vec<MemberResult> = Vec::new();
     for r in &results {
         members.push(serde_json::from_str(r).map_err(|e| JsError::new(&e.to_string()))?);

@@ -161,7 +161,7 @@ fn analyze_member_js_gives_products_a_view_and_progress() {
 }
 
 #[wasm_bindgen_test]
-fn combine_js_of_the_demo_calibrates_35_nonzero_closure_phases() {
+fn combine_js_of_the_demo_calibrates_35_nonzero_closure_phases_and_honours_options() {
     let files = demo_files();
     let asn = std::str::from_utf8(&files[0].1).unwrap().to_string();
     let results: Vec<String> = demo_members(&asn)
@@ -169,7 +169,7 @@ fn combine_js_of_the_demo_calibrates_35_nonzero_closure_phases() {
         .map(|(name, role)| string(&analyze(&files, name, role), "result"))
         .collect();
     let _ = recorded_progress();
-    let out = combine_js(&asn, &files[0].0, results, Object::new().into())
+    let out = combine_js(&asn, &files[0].0, results.clone(), Object::new().into())
         .unwrap_or_else(|e| panic!("combine_js failed: {:?}", JsValue::from(e)));
     let cp = numbers(&get(&out, "calibrated_cp_deg"));
     assert_eq!(cp.len(), 35);
@@ -190,6 +190,28 @@ fn combine_js_of_the_demo_calibrates_35_nonzero_closure_phases() {
     );
     let science = get(&out, "science");
     assert_eq!(numbers(&get(&science, "closure_phase_rad")).len(), 35);
+
+    // The page sends its whole options object: save_averages and oifits must count even when
+    // affine2d names an uploaded file (which only analyze_member_js receives).
+    let options = Object::new();
+    Reflect::set(&options, &"save_averages".into(), &true.into()).unwrap();
+    Reflect::set(&options, &"oifits".into(), &false.into()).unwrap();
+    Reflect::set(&options, &"affine2d".into(), &"uploaded_affine.json".into()).unwrap();
+    let out = combine_js(&asn, &files[0].0, results, options.into())
+        .unwrap_or_else(|e| panic!("combine_js failed: {:?}", JsValue::from(e)));
+    let names: Vec<String> = Array::from(&get(&out, "products"))
+        .iter()
+        .map(|p| string(&p, "name"))
+        .collect();
+    assert!(
+        names.iter().any(|n| n.ends_with("_amiavg.fits")),
+        "{names:?}"
+    );
+    assert!(
+        names.iter().any(|n| n.ends_with("_psf-amiavg.fits")),
+        "{names:?}"
+    );
+    assert!(!names.iter().any(|n| n.contains("-oi")), "{names:?}");
 }
 
 #[wasm_bindgen_test]

@@ -260,6 +260,33 @@ test('a missing exposure is an error in the page; the others give the products o
   await context.close();
 });
 
+test('options: an uploaded affine2d JSON, oifits off, save_averages on, as ami3 run', { timeout: TIMEOUT_MS }, async () => {
+  const affine = path.join(tmp, 'small_rotation_affine.json');
+  fs.writeFileSync(affine, JSON.stringify({ rotradccw: 0.01 }));
+  const out = path.join(tmp, 'options-native');
+  fs.mkdirSync(out);
+  const expected = runNative(path.join(DATA, 'asn.json'), out,
+    ['--affine2d', affine, '--oifits', 'false', '--save-averages']);
+  assert.ok([...expected.keys()].some((n) => n.endsWith('_amiavg.fits')), 'save_averages writes the averages');
+  assert.ok(![...expected.keys()].some((n) => n.includes('-oi')), 'no OIFITS');
+
+  const { page, context, errors } = await openPage(urls.isolated);
+  // A JSON file that is not an association is staged and offered as affine2d; no run yet.
+  await page.setInputFiles('#file-input', [affine]);
+  await page.locator('#opt-affine2d option[value="small_rotation_affine.json"]').waitFor({ state: 'attached' });
+  assert.equal(await page.textContent('#status'), 'idle');
+  await page.locator('#options summary').first().click(); // open "Pipeline parameters"
+  await page.selectOption('#opt-affine2d', 'small_rotation_affine.json');
+  await page.uncheck('#opt-oifits');
+  await page.check('#opt-save_averages');
+  await page.setInputFiles('#file-input', INPUTS.map((f) => path.join(DATA, f)));
+  const state = await waitDone(page);
+  assert.deepEqual(state.members.filter((m) => m.error), []);
+  await checkDownloads(page, expected);
+  assert.deepEqual(errors, [], 'no console errors');
+  await context.close();
+});
+
 test('demo: calibrated closure phases are not zero; screenshot', { timeout: TIMEOUT_MS }, async () => {
   const { page, context, errors } = await openPage(urls.isolated);
   await page.click('#demo');
