@@ -89,7 +89,7 @@ const info = JSON.parse(fs.readFileSync(path.join(ROOT, 'www/build-info.json'), 
 const rows = [];
 try {
   const n = stats(nativeRuns());
-  rows.push(['native `ami3 run` (release, x86-64)', 'isolated n/a', n]);
+  rows.push(['native `ami3 run` (release, x86-64)', 'rayon, all cores', n]);
   const configs = [
     ['page, auto', isolated.url, ''],
     ['page, 1 worker', isolated.url, '?workers=1&threads=1'],
