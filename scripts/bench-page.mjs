@@ -9,7 +9,9 @@
 // Page: www/ served by scripts/serve.mjs, headless Chromium (playwright-core); the time from
 // setting the files on #file-input to `#status` = done, as the page measures it
 // (window.__ami3.wallMs: reading the files, starting the workers and loading the wasm, every
-// exposure, combining, zipping the products). A fresh page per run. Median and min of N runs.
+// exposure, combining, zipping the products). A fresh page per run. Median and min of N runs,
+// and the medians of two milestones the page records (window.__ami3.timings): every worker has
+// loaded its wasm, and the last exposure is done (the rest is combining, links and the zip).
 
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -61,6 +63,8 @@ function nativeRuns() {
 
 async function pageRuns(browser, url) {
   const times = [];
+  const ready = [];
+  const exposures = [];
   let engine = null;
   for (let i = 0; i < REPEATS; i++) {
     const page = await browser.newPage();
@@ -70,10 +74,12 @@ async function pageRuns(browser, url) {
     const state = await page.evaluate(() => JSON.parse(JSON.stringify(window.__ami3)));
     if (state.members.some((m) => m.error)) throw new Error(`${url}: ${JSON.stringify(state.members)}`);
     times.push(state.wallMs / 1000);
+    ready.push(state.timings.workersReadyMs / 1000);
+    exposures.push(state.timings.exposuresDoneMs / 1000);
     engine = state.engine;
     await page.close();
   }
-  return { times, engine };
+  return { times, engine, ready: stats(ready).median, exposures: stats(exposures).median };
 }
 
 const isolated = await startServer([]);
@@ -89,7 +95,7 @@ const info = JSON.parse(fs.readFileSync(path.join(ROOT, 'www/build-info.json'), 
 const rows = [];
 try {
   const n = stats(nativeRuns());
-  rows.push(['native `ami3 run` (release, x86-64)', 'rayon, all cores', n]);
+  rows.push(['native `ami3 run` (release, x86-64)', 'rayon, all cores', n, null, null]);
   const configs = [
     ['page, auto', isolated.url, ''],
     ['page, 1 worker', isolated.url, '?workers=1&threads=1'],
@@ -98,9 +104,9 @@ try {
     ['page, not isolated, auto', plain.url, ''],
   ];
   for (const [label, base, query] of configs) {
-    const { times, engine } = await pageRuns(browser, base + query);
+    const { times, engine, ready, exposures } = await pageRuns(browser, base + query);
     const builds = [...new Set(engine.builds)].join('+');
-    rows.push([label, `${engine.workers} worker(s) x ${engine.threadsPerWorker} thread(s), ${builds} build`, stats(times)]);
+    rows.push([label, `${engine.workers} worker(s) x ${engine.threadsPerWorker} thread(s), ${builds} build`, stats(times), ready, exposures]);
   }
 } finally {
   await browser.close();
@@ -112,9 +118,10 @@ const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
 console.log(`Shared association f480m-binary (4 exposures x 5 integrations, 80x80), ${REPEATS} runs each;`);
 console.log(`${os.cpus().length} logical cores (${cpu}), load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')};`);
 console.log(`Chromium headless; threaded build ${info.threads ? 'built' : 'NOT built'}.\n`);
-console.log('| run | engine | wall time, median (s) | min (s) | vs native (median) |');
-console.log('|---|---|---|---|---|');
+console.log('| run | engine | wall time, median (s) | min (s) | of which: workers ready (s) | all exposures done (s) | vs native (median) |');
+console.log('|---|---|---|---|---|---|---|');
 const nativeMedian = rows[0][2].median;
-for (const [label, engine, s] of rows) {
-  console.log(`| ${label} | ${engine} | ${s.median.toFixed(2)} | ${s.min.toFixed(2)} | ${(s.median / nativeMedian).toFixed(1)}x |`);
+const f = (x) => (x == null ? '–' : x.toFixed(2));
+for (const [label, engine, s, ready, exposures] of rows) {
+  console.log(`| ${label} | ${engine} | ${f(s.median)} | ${f(s.min)} | ${f(ready)} | ${f(exposures)} | ${(s.median / nativeMedian).toFixed(1)}x |`);
 }

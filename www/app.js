@@ -18,6 +18,7 @@ let buildInfo = { threads: false };
 // Page state, exposed for tests and the benchmark script as window.__ami3.
 const state = {
   status: 'idle',
+  timings: {},
   isolated: self.crossOriginIsolated === true,
   engine: null,
   wallMs: null,
@@ -357,7 +358,7 @@ function resetPage() {
   $('downloads').hidden = true;
   $('summary').textContent = '';
   productGroups.length = 0;
-  Object.assign(state, { wallMs: null, members: [], products: [], calibrated_cp_deg: null, messages: [] });
+  Object.assign(state, { wallMs: null, timings: {}, members: [], products: [], calibrated_cp_deg: null, messages: [] });
 }
 
 function cancelRun() {
@@ -382,6 +383,7 @@ async function startRun() {
   if (run.cancelled) return;
   run.pool?.terminate();
   state.wallMs = performance.now() - run.t0;
+  state.timings.doneMs = state.wallMs;
   const failed = state.members.filter((m) => m.error).length;
   $('summary').textContent = `in ${(state.wallMs / 1000).toFixed(1)} s: ${state.members.length - failed} of ${state.members.length} exposures reduced${failed ? `, ${failed} failed` : ''}.`;
   setStatus('done');
@@ -410,8 +412,12 @@ async function reduce(run) {
 
   const { workers, threads } = engineChoice(members.length);
   run.pool = new Pool(workers, threads);
+  // Milestones since the run started (ms), for the benchmark: workers ready (wasm loaded),
+  // every exposure done, combined, all done (products linked and zipped).
+  const mark = (k) => { state.timings[k] = performance.now() - run.t0; };
   run.pool.engines().then((infos) => {
     if (run.cancelled) return;
+    mark('workersReadyMs');
     const threaded = infos.filter((i) => i.build === 'threads');
     state.engine = { workers, threadsPerWorker: threaded.length ? threads : 1, builds: infos.map((i) => i.build) };
     const why = [...new Set(infos.map((i) => i.note).filter(Boolean))];
@@ -455,7 +461,9 @@ async function reduce(run) {
     note('No exposure was reduced, so there is nothing to combine.', true);
     return;
   }
+  mark('exposuresDoneMs');
   const combined = await run.pool.run({ type: 'combine', asnJson, asnName, results: reduced, options });
+  mark('combinedMs');
   if (run.cancelled) return;
   showCombined(combined);
   addProducts(combined.products, members.length);
