@@ -81,7 +81,8 @@ function asnMembers(asn) {
 
 /**
  * What each staged file is for. Reference files are recognised by name (documented on the
- * page): 'throughput' -> THROUGHPUT, 'nrm' -> NRM; an association member is never one.
+ * page): 'throughput' -> THROUGHPUT, 'nrm' -> NRM. An association member is never one, nor is
+ * any file named like JWST data (jw + digits: products such as ..._f480m-nrm_aminorm.fits).
  */
 async function classify() {
   const asnEntry = await findAsn();
@@ -98,6 +99,8 @@ async function classify() {
     else if (/\.json$/i.test(e.name)) {
       kind = 'JSON (affine2d?)';
       jsonFiles.push(e);
+    } else if (/^jw\d/i.test(e.name)) {
+      kind = 'not used';
     } else if (/\.fits?$/i.test(e.name) && /throughput/i.test(e.name)) {
       kind = throughput ? 'not used (another throughput file)' : 'throughput reference';
       throughput ??= e;
@@ -137,9 +140,21 @@ async function showFiles() {
   $('clear').disabled = staged.length === 0;
 }
 
-async function addFiles(files) {
-  for (const f of files) {
-    const entry = f instanceof File ? { name: f.name, file: f } : f;
+/**
+ * Stages files: `items` are File objects or {name, file?, bytes?, path?}. Within one drop or
+ * selection a name found twice (a folder with subfolders) keeps the file nearest the top;
+ * a later drop replaces a staged file of the same name. A run starts when there is an ASN.
+ */
+async function addFiles(items) {
+  const depth = (e) => (e.path ?? e.name).split('/').filter(Boolean).length;
+  const batch = new Map();
+  for (const f of items) {
+    const entry = f instanceof File ? { name: f.name, file: f, path: f.webkitRelativePath || f.name } : f;
+    if (entry.name.startsWith('.')) continue;
+    const seen = batch.get(entry.name);
+    if (!seen || depth(entry) < depth(seen)) batch.set(entry.name, entry);
+  }
+  for (const entry of batch.values()) {
     staged = staged.filter((e) => e.name !== entry.name);
     staged.push(entry);
   }
@@ -148,14 +163,16 @@ async function addFiles(files) {
   else if (staged.length) note('No association (ASN JSON) among the files yet: drop it too.');
 }
 
-// Files and folders from a drop: directory entries must be taken during the event.
+// Files and folders from a drop, with their paths: directory entries must be taken during the
+// event.
 async function droppedFiles(dt) {
   const entries = [...(dt.items ?? [])].map((i) => i.webkitGetAsEntry?.()).filter(Boolean);
   if (entries.length === 0) return [...dt.files];
   const out = [];
   const walk = async (entry) => {
     if (entry.isFile) {
-      out.push(await new Promise((resolve, reject) => entry.file(resolve, reject)));
+      const file = await new Promise((resolve, reject) => entry.file(resolve, reject));
+      out.push({ name: file.name, file, path: entry.fullPath });
     } else if (entry.isDirectory) {
       const reader = entry.createReader();
       for (;;) {

@@ -236,6 +236,40 @@ test('page without cross-origin isolation: plain build, byte-identical products'
   if (reference) assertSameBytes(products, reference, 'isolated or not, the same bytes');
 });
 
+test('a whole folder (subfolders, jwst products, other JSON) gives the same products', { timeout: TIMEOUT_MS }, async () => {
+  const { page, context, errors } = await openPage(urls.isolated);
+  // f480m-binary holds cal/asn.json (another association), jwst's products named ...-nrm_...
+  // and other JSON files: the top-level asn.json and the two reference files must be chosen.
+  await page.setInputFiles('#folder-input', DATA);
+  const state = await waitDone(page);
+  assert.deepEqual(state.members.filter((m) => m.error), [], 'no exposure failed');
+  assert.equal(state.members.length, 4);
+  assert.ok(state.messages.includes('Throughput reference: throughput_f480m.fits'), state.messages.join('; '));
+  assert.ok(state.messages.includes('NRM reference: nrm.fits'), state.messages.join('; '));
+  const products = await checkDownloads(page, native);
+  if (reference) assertSameBytes(products, reference, 'a folder or its files, the same bytes');
+  assert.deepEqual(errors, [], 'no console errors');
+  await context.close();
+});
+
+test('files dropped on the drop zone give the same products', { timeout: TIMEOUT_MS }, async () => {
+  const { page, context, errors } = await openPage(urls.isolated);
+  const files = INPUTS.map((f) => ({ name: f, base64: fs.readFileSync(path.join(DATA, f)).toString('base64') }));
+  const dataTransfer = await page.evaluateHandle((list) => {
+    const dt = new DataTransfer();
+    for (const f of list) dt.items.add(new File([Uint8Array.from(atob(f.base64), (c) => c.charCodeAt(0))], f.name));
+    return dt;
+  }, files);
+  await page.dispatchEvent('#drop-zone', 'dragover', { dataTransfer });
+  await page.dispatchEvent('#drop-zone', 'drop', { dataTransfer });
+  const state = await waitDone(page);
+  assert.deepEqual(state.members.filter((m) => m.error), [], 'no exposure failed');
+  const products = await checkDownloads(page, native);
+  if (reference) assertSameBytes(products, reference, 'dropped or chosen, the same bytes');
+  assert.deepEqual(errors, [], 'no console errors');
+  await context.close();
+});
+
 test('a missing exposure is an error in the page; the others give the products of ami3 run', { timeout: TIMEOUT_MS }, async () => {
   // Same inputs for both: the association without its last exposure's file, firstfew 2.
   const dir = path.join(tmp, 'missing');
