@@ -155,8 +155,8 @@ if stage_enabled browser; then
     export WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-900}"
     export CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}"
     # Only tests/web.rs: the other integration tests are native (they read ../shared/data).
-    # --release: the tests run the optimised code the page ships (the `test` profile's overflow
-    # checks also stop at src/analyze/mdft.rs's 32-bit `count` product, which wraps on wasm32).
+    # --release: the tests run the optimised code the page ships (and its dependencies are the
+    # ones build-web.sh compiles anyway).
     run_stage browser wasm-pack test --headless --chrome --release -- --test web
     count_libtest "$LOG_DIR/browser.log"
   else
