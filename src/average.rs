@@ -6,6 +6,7 @@
 
 use crate::analyze::observables::wrap_pi;
 use crate::analyze::stats::{circular_mean, mean, standard_error, ObservableSet};
+use crate::portable;
 use crate::products::amilg::AmiLg;
 
 /// Trims an n x n image to m x m about its centre (n - m even).
@@ -78,10 +79,10 @@ pub fn average_sets(items: &[&ObservableSet]) -> ObservableSet {
         .map(|t| {
             let (mut re, mut im) = (0.0, 0.0);
             for s in items {
-                re += s.t3_amp[t] * s.closure_phase_rad[t].cos();
-                im += s.t3_amp[t] * s.closure_phase_rad[t].sin();
+                re += s.t3_amp[t] * portable::cos(s.closure_phase_rad[t]);
+                im += s.t3_amp[t] * portable::sin(s.closure_phase_rad[t]);
             }
-            let cp = im.atan2(re);
+            let cp = portable::atan2(im, re);
             let err = if items.len() > 1 {
                 standard_error(
                     &items

@@ -9,6 +9,7 @@ pub mod fits;
 pub mod niriss;
 pub mod normalize;
 pub mod pipeline;
+pub mod portable;
 pub mod products;
 pub mod simulate;
 pub mod steps;

@@ -5,6 +5,7 @@
 
 use crate::analyze::observables::wrap_pi;
 use crate::analyze::stats::ObservableSet;
+use crate::portable;
 use crate::products::amilg::AmiLg;
 
 fn ratio(t: &[f64], te: &[f64], c: &[f64], ce: &[f64]) -> (Vec<f64>, Vec<f64>) {
@@ -21,7 +22,7 @@ fn ratio(t: &[f64], te: &[f64], c: &[f64], ce: &[f64]) -> (Vec<f64>, Vec<f64>) {
 
 fn difference(t: &[f64], te: &[f64], c: &[f64], ce: &[f64]) -> (Vec<f64>, Vec<f64>) {
     (0..t.len())
-        .map(|k| (wrap_pi(t[k] - c[k]), te[k].hypot(ce[k])))
+        .map(|k| (wrap_pi(t[k] - c[k]), portable::hypot(te[k], ce[k])))
         .unzip()
 }
 

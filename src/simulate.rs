@@ -7,6 +7,7 @@ use crate::analyze::affine::Affine2d;
 use crate::analyze::lgmodel::{BandpassSample, LgModel};
 use crate::fits::{write_fits, Card, Hdu, Header};
 use crate::niriss::mask::MaskGeometry;
+use crate::portable;
 use crate::products::exposure::CalExposure;
 
 /// A small deterministic random generator (xorshift64*), with normal deviates.
@@ -32,7 +33,7 @@ impl Rng {
     /// Standard normal (Box-Muller).
     pub fn normal(&mut self) -> f64 {
         let (u, v) = (self.uniform(), self.uniform());
-        (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
+        (-2.0 * portable::ln(u)).sqrt() * portable::cos(2.0 * std::f64::consts::PI * v)
     }
 }
 

@@ -148,7 +148,7 @@ fn member_view(r: &MemberResult) -> MemberView {
         let (du, dv) = (eqt[a][1] - eqt[b][1], eqt[a][0] - eqt[b][0]);
         u.push(du);
         v.push(dv);
-        len.push(du.hypot(dv));
+        len.push(crate::portable::hypot(du, dv));
     }
     let data: Vec<f64> =
         r.lg.fit

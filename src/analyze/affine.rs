@@ -2,6 +2,7 @@
 //! the pupil, applied to image-plane frequency coordinates by the Bracewell affine theorem.
 //! Only the argument transform matters for intensities: the offset phase factor has modulus one
 //! and cancels in every |.|^2 the model takes, so it is not computed.
+use crate::portable;
 
 /// Affine distortion of the pupil: x' = mx x + sx y + xo, y' = my y + sy x + yo.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -45,7 +46,7 @@ impl Affine2d {
 
     /// A pure rotation; `rotradccw` overrides the other parameters as upstream does.
     pub fn rotation(rotradccw: f64) -> Self {
-        let (s, c) = rotradccw.sin_cos();
+        let (s, c) = portable::sin_cos(rotradccw);
         Affine2d {
             mx: c,
             my: c,

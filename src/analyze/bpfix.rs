@@ -15,10 +15,11 @@
 use super::mdft::MatrixDft;
 use crate::error::{Error, Result};
 use crate::niriss::filters::filter_by_name;
+use crate::portable;
 use nalgebra::{DMatrix, DVector};
 use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 use rustfft::num_complex::Complex64;
-use rustfft::{Fft, FftPlanner};
+use rustfft::{Fft, FftPlannerScalar};
 use std::f64::consts::PI;
 use std::sync::Arc;
 
@@ -140,7 +141,7 @@ impl BadPixelFixer {
         // Its visibility modulus, normalised to a unit peak; Z is where it is negligible.
         let visibility = MatrixDft::new((w, w), (w, w), w as f64)
             .transform_real(psf_sum.view())
-            .mapv(|c| c.norm());
+            .mapv(portable::abs);
         let peak = visibility.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
         // fftshift, then keep the first W/2 + 1 columns (the real-FFT half plane). The centred
         // DFT samples half-integer frequencies for even W, so this registration is half a sample
@@ -154,14 +155,15 @@ impl BadPixelFixer {
             .map(|(rc, _)| rc)
             .collect();
 
-        let mut planner = FftPlanner::<f64>::new();
+        // scalar algorithms on every target: the SIMD planners differ in their last bits
+        let mut planner = FftPlannerScalar::<f64>::new();
         let forward = planner.plan_fft_forward(w);
         let inverse = planner.plan_fft_inverse(w);
         let fft_scratch_len = forward
             .get_inplace_scratch_len()
             .max(inverse.get_inplace_scratch_len());
         let (cos_table, sin_table): (Vec<f64>, Vec<f64>) = (0..w)
-            .map(|k| (2.0 * PI * k as f64 / w as f64).sin_cos())
+            .map(|k| portable::sin_cos(2.0 * PI * k as f64 / w as f64))
             .map(|(s, c)| (c, s))
             .unzip();
 

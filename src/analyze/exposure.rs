@@ -15,6 +15,7 @@ use super::solve::fit;
 use super::stats::{average_integrations, median, population_std, ObservableSet};
 use crate::error::{Error, Result};
 use crate::niriss::mask::{MaskGeometry, N_HOLES};
+use crate::portable;
 use crate::products::exposure::{CalExposure, DO_NOT_USE, JUMP_DET};
 use crate::products::reffiles::{NrmReference, Throughput};
 use ndarray::{ArrayView2, ArrayViewMut2};
@@ -697,7 +698,7 @@ fn fill_nans_with_neighbour_median(img: &[f64], ny: usize, nx: usize) -> Vec<f64
 
 /// The distortion followed by a pupil rotation: the pupil matrix R(theta) M.
 fn compose_rotation(a: &Affine2d, theta_rad: f64) -> Affine2d {
-    let (s, c) = theta_rad.sin_cos();
+    let (s, c) = portable::sin_cos(theta_rad);
     // pupil map [[mx, sx], [sy, my]]; rotation [[c, -s], [s, c]]
     Affine2d {
         mx: c * a.mx - s * a.sy,

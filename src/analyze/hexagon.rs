@@ -4,6 +4,7 @@
 //! coordinates, which is what we evaluate (identical values, a third of the work, and separable
 //! on a grid).
 
+use crate::portable;
 use std::f64::consts::PI;
 
 const SQRT3: f64 = 1.732_050_807_568_877_2;
@@ -11,9 +12,9 @@ const SQRT3: f64 = 1.732_050_807_568_877_2;
 /// H(xi, eta) for a unit flat-to-flat hexagon with flats perpendicular to the first axis;
 /// H(0, 0) = sqrt(3)/2 (its area). Singular (0/0) on eta = 0 and eta = +-sqrt(3) xi, as upstream.
 pub fn hexagon_transform(xi: f64, eta: f64) -> f64 {
-    let c1 = (PI * (eta / SQRT3 - xi)).cos();
-    let c2 = (PI * (eta / SQRT3 + xi)).cos();
-    let c3 = (2.0 * PI * eta / SQRT3).cos();
+    let c1 = portable::cos(PI * (eta / SQRT3 - xi));
+    let c2 = portable::cos(PI * (eta / SQRT3 + xi));
+    let c3 = portable::cos(2.0 * PI * eta / SQRT3);
     hexagon_from_cosines(xi, eta, c1, c2, c3)
 }
 

@@ -11,6 +11,7 @@
 use super::affine::Affine2d;
 use super::hexagon::{hexagon_from_cosines, CENTRE_VALUE, COSINE_ARGUMENTS};
 use crate::niriss::mask::{baselines, MaskGeometry};
+use crate::portable;
 use std::f64::consts::PI;
 
 /// One bandpass sample: relative weight and wavelength in metres.
@@ -75,10 +76,10 @@ impl SeparablePhase {
         let mut col_cos = Vec::with_capacity(m);
         let mut col_sin = Vec::with_capacity(m);
         for i in 0..m {
-            let (s, co) = (a * i as f64 + c).sin_cos();
+            let (s, co) = portable::sin_cos(a * i as f64 + c);
             row_cos.push(co);
             row_sin.push(s);
-            let (s, co) = (b * i as f64).sin_cos();
+            let (s, co) = portable::sin_cos(b * i as f64);
             col_cos.push(co);
             col_sin.push(s);
         }
@@ -108,18 +109,17 @@ fn block_row_fringes(
 ) {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
+        if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU supports the features the function is compiled for
             unsafe { block_row_fringes_avx2(beam, m, rows, t, acc_cos, acc_sin, q_re, q_im) };
             return;
         }
     }
-    block_row_fringes_generic::<false>(beam, m, rows, t, acc_cos, acc_sin, q_re, q_im)
+    block_row_fringes_generic(beam, m, rows, t, acc_cos, acc_sin, q_re, q_im)
 }
 
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
+#[target_feature(enable = "avx2")]
 #[allow(clippy::too_many_arguments)]
 unsafe fn block_row_fringes_avx2(
     beam: &[f64],
@@ -131,22 +131,12 @@ unsafe fn block_row_fringes_avx2(
     q_re: &mut [f64],
     q_im: &mut [f64],
 ) {
-    block_row_fringes_generic::<true>(beam, m, rows, t, acc_cos, acc_sin, q_re, q_im)
-}
-
-/// a * b + c, fused where the target has FMA (elsewhere `mul_add` would be a slow call).
-#[inline(always)]
-fn madd<const FMA: bool>(a: f64, b: f64, c: f64) -> f64 {
-    if FMA {
-        a.mul_add(b, c)
-    } else {
-        a * b + c
-    }
+    block_row_fringes_generic(beam, m, rows, t, acc_cos, acc_sin, q_re, q_im)
 }
 
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn block_row_fringes_generic<const FMA: bool>(
+fn block_row_fringes_generic(
     beam: &[f64],
     m: usize,
     rows: std::ops::Range<usize>,
@@ -171,14 +161,14 @@ fn block_row_fringes_generic<const FMA: bool>(
             first = false;
         } else {
             for j in 0..m {
-                qr[j] = madd::<FMA>(rc, p[j], qr[j]);
-                qi[j] = madd::<FMA>(rs, p[j], qi[j]);
+                qr[j] += rc * p[j];
+                qi[j] += rs * p[j];
             }
         }
     }
     for j in 0..m {
-        ac[j] = madd::<FMA>(qr[j], cc[j], madd::<FMA>(-qi[j], cs[j], ac[j]));
-        asn[j] = madd::<FMA>(qr[j], cs[j], madd::<FMA>(qi[j], cc[j], asn[j]));
+        ac[j] = qr[j] * cc[j] + (-qi[j] * cs[j] + ac[j]);
+        asn[j] = qr[j] * cs[j] + (qi[j] * cc[j] + asn[j]);
     }
 }
 
@@ -193,7 +183,7 @@ struct BeamLinear {
 }
 
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
+#[target_feature(enable = "avx2")]
 unsafe fn beam_rows_avx2(lin: &BeamLinear, tables: &[SeparablePhase], m: usize, out: &mut [f64]) {
     beam_rows(lin, tables, m, out)
 }
@@ -301,9 +291,7 @@ impl LgModel {
         };
         #[cfg(target_arch = "x86_64")]
         {
-            if std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("fma")
-            {
+            if std::arch::is_x86_feature_detected!("avx2") {
                 // SAFETY: the CPU supports the features the function is compiled for
                 unsafe { beam_rows_avx2(&lin, &tables, m, out) };
             } else {
@@ -390,7 +378,7 @@ impl LgModel {
                         let (alpha, beta) = self.fringe_coefficients(pair, sample.wavelength_m);
                         // phi = alpha i + beta j - (alpha c0 + beta c1): rotate the centre-free
                         // row table by the constant term
-                        let (sin0, cos0) = (-(alpha * centre.0 + beta * centre.1)).sin_cos();
+                        let (sin0, cos0) = portable::sin_cos(-(alpha * centre.0 + beta * centre.1));
                         let f = 2.0 * sample.weight;
                         let (row_cos, row_sin) = base
                             .row_cos

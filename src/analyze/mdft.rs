@@ -6,6 +6,7 @@
 //! Arrays are `ndarray` row-major `[row, col]` = `[y, x]`; output axis 0 corresponds to input
 //! axis 0. It does not do offsets, inverse transforms or other centrings: nothing here needs them.
 
+use crate::portable;
 use ndarray::{Array2, ArrayView2, Zip};
 use rustfft::num_complex::Complex64;
 use std::f64::consts::PI;
@@ -26,8 +27,8 @@ const SPARSE_FRACTION: f64 = 0.25;
 pub struct MatrixDft {
     input_shape: (usize, usize),
     output_shape: (usize, usize),
-    /// exp(−2πi y_s v_t) as [s, t]: Ny × My, real and imaginary parts (real parts kept apart so the
-    /// products run as real `dgemm`s).
+    /// exp(−2πi y_s v_t) as [s, t]: Ny × My, real and imaginary parts (kept apart so the products
+    /// are real matrix products, [`portable::matmul`]: the same bits on every target).
     rows_re: Array2<f64>,
     rows_im: Array2<f64>,
     /// exp(−2πi x_s u_t) as [s, t]: Nx × Mx.
@@ -53,7 +54,7 @@ fn axis_exponents(n_in: usize, n_out: usize, nlam_d: f64) -> (Array2<f64>, Array
     let mut im = Array2::zeros((n_in, n_out));
     for (s, a) in input.iter().enumerate() {
         for (t, b) in output.iter().enumerate() {
-            let (sin, cos) = ((-2.0 * PI) * (a * b)).sin_cos();
+            let (sin, cos) = portable::sin_cos((-2.0 * PI) * (a * b));
             re[[s, t]] = cos;
             im[[s, t]] = sin;
         }
@@ -118,7 +119,12 @@ impl MatrixDft {
         let (t_re, t_im) = if (nonzero as f64) < SPARSE_FRACTION * input.len() as f64 {
             self.rows_product_sparse(input)
         } else {
-            (self.rows_re.t().dot(&input), self.rows_im.t().dot(&input))
+            let p = input.as_standard_layout();
+            let p = p.as_slice().expect("standard layout");
+            (
+                self.rows_product(&self.rows_re, p),
+                self.rows_product(&self.rows_im, p),
+            )
         };
         self.finish(&t_re, &t_im)
     }
@@ -131,10 +137,19 @@ impl MatrixDft {
         self.check_shape(input.shape());
         let p_re = input.mapv(|c| c.re);
         let p_im = input.mapv(|c| c.im);
-        let (er, ei) = (self.rows_re.t(), self.rows_im.t());
-        let t_re = er.dot(&p_re) - ei.dot(&p_im);
-        let t_im = er.dot(&p_im) + ei.dot(&p_re);
+        let (er, ei) = (&self.rows_re, &self.rows_im);
+        let (p_re, p_im) = (standard(&p_re), standard(&p_im));
+        let t_re = self.rows_product(er, p_re) - self.rows_product(ei, p_im);
+        let t_im = self.rows_product(er, p_im) + self.rows_product(ei, p_re);
         self.finish(&t_re, &t_im)
+    }
+
+    /// Eᵀ · P for an exponent matrix E (Ny × My) and a plane P (Ny × Nx): My × Nx.
+    fn rows_product(&self, e: &Array2<f64>, p: &[f64]) -> Array2<f64> {
+        let (ny, nx) = self.input_shape;
+        let my = self.output_shape.0;
+        let t = portable::matmul_tn(standard(e), p, ny, my, nx);
+        Array2::from_shape_vec((my, nx), t).expect("my x nx")
     }
 
     /// First product for a mostly-zero real input: accumulate, for each non-zero sample P[y, x],
@@ -178,13 +193,25 @@ impl MatrixDft {
 
     /// Second product F = norm · T · E_cols, assembled into complex numbers.
     fn finish(&self, t_re: &Array2<f64>, t_im: &Array2<f64>) -> Array2<Complex64> {
-        let f_re = t_re.dot(&self.cols_re) - t_im.dot(&self.cols_im);
-        let f_im = t_re.dot(&self.cols_im) + t_im.dot(&self.cols_re);
+        let (my, nx) = (self.output_shape.0, self.input_shape.1);
+        let mx = self.output_shape.1;
+        let product = |t: &Array2<f64>, e: &Array2<f64>| {
+            let f = portable::matmul(standard(t), standard(e), my, nx, mx);
+            Array2::from_shape_vec((my, mx), f).expect("my x mx")
+        };
+        let f_re = product(t_re, &self.cols_re) - product(t_im, &self.cols_im);
+        let f_im = product(t_re, &self.cols_im) + product(t_im, &self.cols_re);
         let norm = self.norm;
         Zip::from(&f_re)
             .and(&f_im)
             .map_collect(|&re, &im| Complex64::new(norm * re, norm * im))
     }
+}
+
+/// The row-major data of an array this module built (always in standard layout).
+fn standard(a: &Array2<f64>) -> &[f64] {
+    a.as_slice()
+        .expect("arrays built here are in standard layout")
 }
 
 /// One-off transform of a real plane to `output_shape` spanning `nlam_d` resolution elements

@@ -4,6 +4,7 @@
 //! Orders are those of `niriss::mask` (lexicographic hole tuples).
 
 use crate::niriss::mask::{baseline_index, baselines, quads, triangles};
+use crate::portable;
 use std::f64::consts::PI;
 
 /// Wraps an angle in radians to (-pi, pi].
@@ -124,8 +125,8 @@ impl Orders {
         let mut fringe_phase_rad = Vec::with_capacity(nb);
         for k in 0..nb {
             let (c, s) = (coeffs[2 * k + 1] / flux, coeffs[2 * k + 2] / flux);
-            fringe_amp.push(c.hypot(s));
-            fringe_phase_rad.push(s.atan2(c));
+            fringe_amp.push(portable::hypot(c, s));
+            fringe_phase_rad.push(portable::atan2(s, c));
         }
         Observables {
             closure_phase_rad: self

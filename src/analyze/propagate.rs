@@ -4,7 +4,7 @@
 
 use super::observables::Orders;
 use super::stats::ObservableSet;
-use nalgebra::DMatrix;
+use crate::portable;
 
 /// Fills the error fields of `set` (whose values are one integration's) from the coefficient
 /// covariance `cov` (row-major ns x ns) of the raw coefficients `coeffs`.
@@ -20,36 +20,35 @@ pub fn propagate_errors(
     let ns = coeffs.len();
     let nb = orders.baselines.len();
     let x0 = coeffs[0];
-    let cov_x = DMatrix::from_row_slice(ns, ns, cov);
-    // normalised c_k = x_{2k+1}/x0, s_k = x_{2k+2}/x0, and their Jacobian
-    let mut j_cs = DMatrix::zeros(2 * nb, ns);
+    // normalised c_k = x_{2k+1}/x0, s_k = x_{2k+2}/x0, and their Jacobian (row-major 2nb x ns)
+    let mut j_cs = vec![0.0; 2 * nb * ns];
     for k in 0..nb {
         for (row, col) in [(2 * k, 2 * k + 1), (2 * k + 1, 2 * k + 2)] {
-            j_cs[(row, col)] = 1.0 / x0;
-            j_cs[(row, 0)] = -coeffs[col] / (x0 * x0);
+            j_cs[row * ns + col] = 1.0 / x0;
+            j_cs[row * ns] = -coeffs[col] / (x0 * x0);
         }
     }
-    let cov_cs = &j_cs * cov_x * j_cs.transpose();
-    let mut j_amp = DMatrix::zeros(nb, 2 * nb);
-    let mut j_pha = DMatrix::zeros(nb, 2 * nb);
+    let cov_cs = portable::sandwich(&j_cs, cov, 2 * nb, ns);
+    let mut j_amp = vec![0.0; nb * 2 * nb];
+    let mut j_pha = vec![0.0; nb * 2 * nb];
     for k in 0..nb {
         let (c, s) = (coeffs[2 * k + 1] / x0, coeffs[2 * k + 2] / x0);
         let v2 = c * c + s * s;
         let v = v2.sqrt();
-        j_amp[(k, 2 * k)] = c / v;
-        j_amp[(k, 2 * k + 1)] = s / v;
-        j_pha[(k, 2 * k)] = -s / v2;
-        j_pha[(k, 2 * k + 1)] = c / v2;
+        let row = k * 2 * nb;
+        j_amp[row + 2 * k] = c / v;
+        j_amp[row + 2 * k + 1] = s / v;
+        j_pha[row + 2 * k] = -s / v2;
+        j_pha[row + 2 * k + 1] = c / v2;
     }
-    let cov_amp = &j_amp * &cov_cs * j_amp.transpose();
-    let mut cov_pha = &j_pha * &cov_cs * j_pha.transpose();
+    let cov_amp = portable::sandwich(&j_amp, &cov_cs, nb, 2 * nb);
+    let mut cov_pha = portable::sandwich(&j_pha, &cov_cs, nb, 2 * nb);
     if let Some(extra) = extra_phase_cov {
-        cov_pha += DMatrix::from_row_slice(nb, nb, extra);
+        for (p, e) in cov_pha.iter_mut().zip(extra) {
+            *p += e;
+        }
     }
-    let sd = |m: &DMatrix<f64>, g: &[f64]| {
-        let g = DMatrix::from_row_slice(1, g.len(), g);
-        (&g * m * g.transpose())[(0, 0)].max(0.0).sqrt()
-    };
+    let sd = |m: &[f64], g: &[f64]| portable::quadratic_form(g, m).max(0.0).sqrt();
     let unit = |k: usize, w: f64| {
         let mut g = vec![0.0; nb];
         g[k] = w;

@@ -5,7 +5,7 @@
 use super::affine::{avoid_hex_singularity_deg, Affine2d};
 use super::lgmodel::LgModel;
 use rustfft::num_complex::Complex64;
-use rustfft::FftPlanner;
+use rustfft::FftPlannerScalar;
 
 /// The search grid: start, start + step, ... (< stop), then stop itself (upstream.md §5.2).
 pub fn search_grid_deg(start: f64, stop: f64, step: f64) -> Result<Vec<f64>, String> {
@@ -27,7 +27,8 @@ pub fn search_grid_deg(start: f64, stop: f64, step: f64) -> Result<Vec<f64>, Str
 
 /// Peak of the normalised circular cross-correlation of two equal-size real images.
 pub fn peak_cross_correlation(a: &[f64], b: &[f64], ny: usize, nx: usize) -> f64 {
-    let mut planner = FftPlanner::<f64>::new();
+    // scalar algorithms on every target: the SIMD planners differ in their last bits
+    let mut planner = FftPlannerScalar::<f64>::new();
     let fwd_x = planner.plan_fft_forward(nx);
     let fwd_y = planner.plan_fft_forward(ny);
     let inv_x = planner.plan_fft_inverse(nx);

@@ -4,6 +4,7 @@
 //! per-pixel ERR of the data through this (unweighted) estimator.
 
 use super::lgmodel::ModelBasis;
+use crate::portable;
 use nalgebra::{DMatrix, DVector};
 
 /// The fit of one integration.
@@ -43,18 +44,21 @@ pub fn fit(
         ));
     }
     // design matrix of the used pixels, one row per slice (D = A^T), so A^T A = D D^T and
-    // A^T b = D b go through ndarray's matrix multiply
+    // A^T b = D b are dot products of contiguous rows (in a fixed order: crate::portable)
     let mut design = Vec::with_capacity(used.len() * ns);
     for s in 0..ns {
         let slice = basis.slice(s);
         design.extend(used.iter().map(|&p| slice[p]));
     }
-    let d = ndarray::Array2::from_shape_vec((ns, used.len()), design).expect("ns x used");
-    let b_vec = ndarray::Array1::from_iter(used.iter().map(|&p| data[p]));
-    let dd = d.dot(&d.t());
-    let db = d.dot(&b_vec);
-    let normal = DMatrix::from_fn(ns, ns, |r, c| dd[[r, c]]);
-    let rhs = DVector::from_iterator(ns, db.iter().copied());
+    let nu = used.len();
+    let b_vec: Vec<f64> = used.iter().map(|&p| data[p]).collect();
+    let normal = DMatrix::from_row_slice(ns, ns, &portable::gram_of_rows(&design, ns, nu));
+    let rhs = DVector::from_iterator(
+        ns,
+        design
+            .chunks_exact(nu)
+            .map(|row| portable::dot(row, &b_vec)),
+    );
     let chol = normal
         .clone()
         .cholesky()
@@ -74,17 +78,26 @@ pub fn fit(
     }
     let covariance = err.map(|e| {
         // D diag(err^2) D^T, the middle of the sandwich
-        let mut weighted = d.clone();
-        for (r, &p) in used.iter().enumerate() {
-            let sigma = if e[p].is_finite() { e[p] } else { 0.0 };
-            weighted.column_mut(r).mapv_inplace(|v| v * sigma);
+        let sigma: Vec<f64> = used
+            .iter()
+            .map(|&p| if e[p].is_finite() { e[p] } else { 0.0 })
+            .collect();
+        let mut weighted = design.clone();
+        for row in weighted.chunks_exact_mut(nu) {
+            for (v, s) in row.iter_mut().zip(&sigma) {
+                *v *= s;
+            }
         }
-        let mw = weighted.dot(&weighted.t());
-        let middle = DMatrix::from_fn(ns, ns, |r, c| mw[[r, c]]);
-        let inv = chol.inverse();
-        let cov = &inv * middle * &inv;
-        // row-major copy (the matrix is symmetric, so either order reads the same)
-        cov.iter().copied().collect()
+        let middle = portable::gram_of_rows(&weighted, ns, nu);
+        // nalgebra stores column-major: the transpose's storage is the row-major inverse
+        let inv: Vec<f64> = chol.inverse().transpose().iter().copied().collect();
+        portable::matmul(
+            &portable::matmul(&inv, &middle, ns, ns, ns),
+            &inv,
+            ns,
+            ns,
+            ns,
+        )
     });
     Ok(LinearFit {
         coeffs,

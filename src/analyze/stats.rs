@@ -5,6 +5,7 @@
 //! mean from the scatter between integrations, with phase errors as angles.
 
 use super::observables::{wrap_pi, Observables, Orders};
+use crate::portable;
 use std::f64::consts::PI;
 
 /// Values and errors of every observable of one averaged exposure (or of an average of
@@ -127,10 +128,10 @@ pub fn standard_error(values: &[f64]) -> f64 {
 
 /// Circular mean of angles (radians), in (-pi, pi].
 pub fn circular_mean(angles_rad: &[f64]) -> f64 {
-    let (s, c) = angles_rad
-        .iter()
-        .fold((0.0, 0.0), |(s, c), a| (s + a.sin(), c + a.cos()));
-    wrap_pi(s.atan2(c))
+    let (s, c) = angles_rad.iter().fold((0.0, 0.0), |(s, c), &a| {
+        (s + portable::sin(a), c + portable::cos(a))
+    });
+    wrap_pi(portable::atan2(s, c))
 }
 
 /// Sigma-clipped mean of angles: the angles are first unwrapped around their circular mean, so

@@ -6,6 +6,7 @@
 
 use super::filters::filter_by_name;
 use crate::error::{Error, Result};
+use crate::portable;
 use std::f64::consts::PI;
 
 /// (wavelength in Angstrom, throughput) of the built-in curve of an AMI filter.
@@ -27,7 +28,7 @@ pub fn builtin_throughput(filter: &str) -> Result<(Vec<f32>, Vec<f32>)> {
         // 0.5 at the half-power points, rising over `edge` on each side
         let ramp = |d: f64| {
             let t = (d / edge).clamp(-0.5, 0.5);
-            0.5 + 0.5 * (PI * t).sin()
+            0.5 + 0.5 * portable::sin(PI * t)
         };
         let v = ramp(w - lo).min(ramp(hi - w));
         wl.push(w as f32);

@@ -4,6 +4,7 @@
 
 use crate::error::{Error, Result};
 use crate::fits::{find_hdu, read_fits, Hdu, HduData, Header};
+use crate::portable;
 
 /// DQ bit: do not use the pixel.
 pub const DO_NOT_USE: u32 = 1;
@@ -146,7 +147,10 @@ impl CalExposure {
         let h = &self.sci_header;
         let cd = ["CD1_1", "CD1_2", "CD2_1", "CD2_2"].map(|k| h.get_f64(k));
         if let [Some(c11), Some(c12), Some(c21), Some(c22)] = cd {
-            return ((c11.hypot(c21), c12.hypot(c22)), false);
+            return (
+                (portable::hypot(c11, c21), portable::hypot(c12, c22)),
+                false,
+            );
         }
         if let (Some(d1), Some(d2)) = (h.get_f64("CDELT1"), h.get_f64("CDELT2")) {
             return ((d1, d2), false);

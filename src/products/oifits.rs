@@ -8,6 +8,7 @@ use crate::analyze::affine::Affine2d;
 use crate::analyze::stats::{deg, ObservableSet};
 use crate::fits::{Card, Column, ColumnData, Hdu, Header, Table, Value};
 use crate::niriss::mask::MaskGeometry;
+use crate::portable;
 
 /// What the OIFITS tables need to know about the observation.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -141,7 +142,7 @@ pub fn sky_centres(centres_inst: &[[f64; 2]], meta: &OiMeta) -> Vec<[f64; 2]> {
             if meta.roll_ref_deg != 0.0 {
                 let a = (meta.roll_ref_deg + meta.v3i_yang_deg).to_radians();
                 let a = if meta.vparity == -1 { -a } else { a };
-                let (s, co) = a.sin_cos();
+                let (s, co) = portable::sin_cos(a);
                 (x, y) = (co * x - s * y, s * x + co * y);
             }
             [-y, -x]
@@ -394,7 +395,7 @@ impl OiProduct<'_> {
         match self.calibrator_pistons {
             Some((pc, pc_err)) => {
                 let pe: Vec<f64> = (0..nh)
-                    .map(|h| piston_err[h].hypot(pc_err[h].to_degrees()))
+                    .map(|h| portable::hypot(piston_err[h], pc_err[h].to_degrees()))
                     .collect();
                 array_cols.push(f64_col("PISTON_T", 1, piston.clone(), Some("deg")));
                 array_cols.push(f64_col("PISTON_C", 1, deg(pc), Some("deg")));

@@ -2,14 +2,12 @@
 //
 // The page reduces ../shared/data/f480m-binary (relative to the repository root) as `ami3 run`
 // does: it must offer exactly the products the command line writes for the same inputs and
-// options, and every one of them (links and zip) must be the same file: byte-identical, and
-// while the native build differs from WebAssembly in the last bits of floating-point results
-// (see BYTE_IDENTITY_TODO) at least identical in every header card and equal in every value to
-// 1e-9 relative. The plain build must give byte-identical products with and without
-// cross-origin isolation, and the threaded build the same products (byte identity: see
-// THREADS_IDENTITY_TODO). The demo must give non-zero calibrated closure phases, a missing
-// exposure must be an error in the page while the others go on, and no test may log a console
-// error.
+// options, and every one of them (links and zip) must be the same file, byte for byte (the
+// library computes every floating-point result in the same order with the same functions on
+// every target: src/portable.rs). The plain build must give the same bytes with and without
+// cross-origin isolation, and so must the threaded build. The demo must give non-zero
+// calibrated closure phases, a missing exposure must be an error in the page while the others
+// go on, and no test may log a console error.
 //
 // Run by scripts/test.sh (stage e2e), which builds www/ and serves it twice:
 //   AMI3_E2E_URL (COOP/COEP sent) and AMI3_E2E_URL_NO_ISOLATION (not sent).
@@ -33,23 +31,6 @@ const DATA = path.resolve(ROOT, '../shared/data/f480m-binary');
 const EXPOSURES = [1, 2, 3, 4].map((k) => `jw1000500${k}001_03102_00001_nis_calints.fits`);
 const INPUTS = ['asn.json', ...EXPOSURES, 'throughput_f480m.fits', 'nrm.fits'];
 const TIMEOUT_MS = 10 * 60 * 1000;
-
-// Native `ami3` and the WebAssembly build do not yet produce the same last bits: natively the LG
-// model and matrixmultiply pick AVX2/FMA kernels at run time (a fused multiply-add rounds once,
-// not twice) and transcendental functions come from glibc's libm; in wasm the scalar paths and
-// Rust's libm run. Values differ at ~1e-11 relative, and the checksums with them.
-// Until the library makes both agree, strict byte identity with `ami3 run` is a TODO test (it
-// runs and reports which files differ); AMI3_E2E_STRICT_BYTES=1 makes it a real one.
-const BYTE_IDENTITY_TODO = process.env.AMI3_E2E_STRICT_BYTES === '1' ? false
-  : 'native ami3 (run-time AVX2/FMA kernels, glibc libm) and wasm differ in the last bits';
-const nativeComparisons = []; // {name, identical} from every comparison with ami3 run
-
-// The threaded build is compiled by nightly, whose std brings another libm than stable's: in
-// wasm `f64::hypot` (fringe amplitudes) differs in the last bit between the two builds. Same
-// treatment: equal to 1e-9 required, byte identity a TODO test.
-const THREADS_IDENTITY_TODO = process.env.AMI3_E2E_STRICT_BYTES === '1' ? false
-  : "the nightly-built threaded wasm's libm (f64::hypot) differs from stable's in the last bit";
-const buildComparisons = []; // {name, identical} threaded build vs plain build
 
 let browser;
 let urls;
@@ -120,9 +101,9 @@ async function download(page, locator) {
 
 /**
  * Downloads every product link and the zip. The zip must hold exactly the linked files; the
- * set of names must be `expected`'s, and each file the same as `ami3 run`'s (compareFits: same
- * header cards, values to 1e-9; byte identity is recorded for the TODO test). Returns the
- * downloaded products by name.
+ * set of names must be `expected`'s, and each file byte-identical to `ami3 run`'s (when not,
+ * compareFits says where: which header card, or the largest relative difference of the values).
+ * Returns the downloaded products by name.
  */
 async function checkDownloads(page, expected) {
   const links = page.locator('#product-list a[download]');
@@ -139,33 +120,22 @@ async function checkDownloads(page, expected) {
   assert.deepEqual(Object.keys(entries).sort(), [...got.keys()].sort(), 'the zip holds every product');
   for (const [name, bytes] of got) {
     assert.ok(Buffer.compare(Buffer.from(entries[name]), bytes) === 0, `${name}: the zip's copy differs from the link's`);
-    const c = compareFits(bytes, expected.get(name));
-    assert.deepEqual(c.problems, [], `${name} differs from ami3 run`);
-    nativeComparisons.push({ name, identical: c.identical, maxRelDiff: c.maxRelDiff });
+    assertSameFile(name, bytes, expected.get(name), 'compared with ami3 run');
   }
   return got;
 }
 
+/** Byte identity, with compareFits' account of the differences in the message when it fails. */
+function assertSameFile(name, bytes, expectedBytes, what) {
+  if (Buffer.compare(bytes, expectedBytes) === 0) return;
+  const c = compareFits(bytes, expectedBytes);
+  assert.fail(`${name} is not byte-identical (${what}): ${c.problems.join('; ') || 'same cards'}; ` +
+    `largest relative difference of the values ${c.maxRelDiff.toExponential(1)}`);
+}
+
 function assertSameBytes(a, b, what) {
   assert.deepEqual([...a.keys()].sort(), [...b.keys()].sort(), what);
-  for (const [name, bytes] of a) assert.ok(Buffer.compare(bytes, b.get(name)) === 0, `${name}: ${what}`);
-}
-
-/** Same names, and each file equal to 1e-9 (compareFits); byte identity recorded in `log`. */
-function assertSameProducts(a, b, what, log) {
-  assert.deepEqual([...a.keys()].sort(), [...b.keys()].sort(), what);
-  for (const [name, bytes] of a) {
-    const c = compareFits(bytes, b.get(name));
-    assert.deepEqual(c.problems, [], `${name}: ${what}`);
-    log.push({ name, identical: c.identical, maxRelDiff: c.maxRelDiff });
-  }
-}
-
-function assertAllIdentical(log, what) {
-  assert.ok(log.length > 0, 'no product was compared');
-  const differing = log.filter((c) => !c.identical);
-  assert.deepEqual(differing.map((c) => `${c.name} (max relative difference ${c.maxRelDiff.toExponential(1)})`), [],
-    `${differing.length} of ${log.length} products differ in their bytes from ${what}`);
+  for (const [name, bytes] of a) assertSameFile(name, bytes, b.get(name), what);
 }
 
 async function reduceSharedData(url) {
@@ -225,8 +195,7 @@ test('isolated page, threaded build (1 worker, 2 threads): the same products', {
   // Without a threaded build (nightly missing) the page must fall back to the plain one.
   assert.deepEqual(state.engine.builds, [info.threads ? 'threads' : 'plain']);
   if (!reference) return;
-  if (info.threads) assertSameProducts(products, reference, 'threaded and plain builds give the same products', buildComparisons);
-  else assertSameBytes(products, reference, 'the fallback gives the same bytes');
+  assertSameBytes(products, reference, `threaded build (${info.threads ? 'built' : 'fallback to plain'}) vs plain build`);
 });
 
 test('page without cross-origin isolation: plain build, byte-identical products', { timeout: TIMEOUT_MS }, async () => {
@@ -338,12 +307,4 @@ test('demo: calibrated closure phases are not zero; screenshot', { timeout: TIME
   assert.ok(fs.statSync(shot).size > 10000, 'a screenshot was written');
   assert.deepEqual(errors, [], 'no console errors');
   await context.close();
-});
-
-test('every product is byte-identical to ami3 run', { todo: BYTE_IDENTITY_TODO }, () => {
-  assertAllIdentical(nativeComparisons, 'ami3 run');
-});
-
-test('the threaded build gives byte-identical products to the plain build', { todo: THREADS_IDENTITY_TODO }, () => {
-  assertAllIdentical(buildComparisons, 'the plain build');
 });
