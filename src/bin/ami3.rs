@@ -13,7 +13,8 @@ const USAGE: &str = "usage:
   ami3 analyze EXPOSURE.fits... --out DIR [--throughput FILE] [--nrm FILE] [--bandpass FILE]
        [--oversample N] [--affine2d commissioning|none|FILE] [--rotation-search \"START STOP STEP\"]
        [--psf-offset \"X Y\"] [--rotation DEG] [--usebp true|false] [--run-bpfix true|false]
-       [--firstfew N] [--chooseholes B4,C2,...]";
+       [--firstfew N] [--chooseholes B4,C2,...]
+  ami3 demo --out DIR   (writes the page's demo association: demo_asn.json and 4 _calints files)";
 
 fn read_file(path: &str) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| Error::new(path, format!("cannot read: {e}")))
@@ -189,11 +190,33 @@ fn run_command(args: &[String]) -> Result<bool> {
     Ok(errors.is_empty())
 }
 
+/// `ami3 demo --out DIR`: the simulated association the page's Demo button reduces, the same
+/// bytes, so `ami3 run DIR/asn.json` reproduces the page's demo products.
+fn demo_command(args: &[String]) -> Result<bool> {
+    let (positional, out, _, other) = parse(args)?;
+    if !positional.is_empty() || !other.is_empty() {
+        return Err(Error::new(
+            "command line",
+            format!("demo takes only --out\n{USAGE}"),
+        ));
+    }
+    let out = out.ok_or_else(|| Error::new("command line", "demo needs --out DIR"))?;
+    let dir = Path::new(&out);
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::new(&out, format!("cannot create the folder: {e}")))?;
+    for f in ami3::simulate::demo_association() {
+        let path = write_file(dir, &f.name, &f.bytes)?;
+        println!("wrote {}", path.display());
+    }
+    Ok(true)
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("analyze") => analyze_command(&args[1..]),
         Some("run") => run_command(&args[1..]),
+        Some("demo") => demo_command(&args[1..]),
         Some("-h") | Some("--help") | None => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;

@@ -55,15 +55,31 @@ function startServer(args) {
   });
 }
 
-/** `ami3 run` on an association file: the products it wrote, by name. */
-function runNative(asnPath, outDir, extraArgs = []) {
-  const args = ['run', '--release', '--quiet', '--bin', 'ami3', '--', 'run', asnPath, '--out', outDir,
-    '--throughput', path.join(DATA, 'throughput_f480m.fits'), '--nrm', path.join(DATA, 'nrm.fits'), ...extraArgs];
-  const r = spawnSync('cargo', args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+/** Runs the native command line (`cargo run --release --bin ami3 -- ARGS`); exit 1 is allowed. */
+function ami3(args) {
+  const r = spawnSync('cargo', ['run', '--release', '--quiet', '--bin', 'ami3', '--', ...args],
+    { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   // Exit 1 means some member failed (expected when one is missing); products are still written.
-  if (r.status !== 0 && r.status !== 1) throw new Error(`ami3 run failed (${r.status}):\n${r.stderr}`);
+  if (r.status !== 0 && r.status !== 1) throw new Error(`ami3 ${args[0]} failed (${r.status}):\n${r.stderr}`);
+  return r;
+}
+
+/** The files in `dir`, by name. */
+function readDir(dir) {
   const files = new Map();
-  for (const f of fs.readdirSync(outDir)) files.set(f, fs.readFileSync(path.join(outDir, f)));
+  for (const f of fs.readdirSync(dir)) files.set(f, fs.readFileSync(path.join(dir, f)));
+  return files;
+}
+
+/**
+ * `ami3 run` on an association file with the shared reference files (or, with `refs` false, the
+ * built-in ones, as the page's demo uses): the products it wrote, by name.
+ */
+function runNative(asnPath, outDir, extraArgs = [], refs = true) {
+  const refArgs = refs
+    ? ['--throughput', path.join(DATA, 'throughput_f480m.fits'), '--nrm', path.join(DATA, 'nrm.fits')] : [];
+  const r = ami3(['run', asnPath, '--out', outDir, ...refArgs, ...extraArgs]);
+  const files = readDir(outDir);
   assert.ok(files.size > 0, `ami3 run wrote nothing:\n${r.stdout}\n${r.stderr}`);
   return files;
 }
@@ -290,7 +306,15 @@ test('options: an uploaded affine2d JSON, oifits off, save_averages on, as ami3 
   await context.close();
 });
 
-test('demo: calibrated closure phases are not zero; screenshot', { timeout: TIMEOUT_MS }, async () => {
+test('demo: calibrated closure phases are not zero, products as ami3 demo + ami3 run; screenshot', { timeout: TIMEOUT_MS }, async () => {
+  // The demo is simulated in the page's wasm; `ami3 demo` simulates the same files natively.
+  const demoDir = path.join(tmp, 'demo');
+  const demoOut = path.join(tmp, 'demo-native');
+  fs.mkdirSync(demoOut);
+  ami3(['demo', '--out', demoDir]);
+  const expected = runNative(path.join(demoDir, 'demo_asn.json'), demoOut, [], false);
+  assert.ok([...expected.keys()].some((n) => n.endsWith('_aminorm-oi.fits')), 'the demo has a calibrated product');
+
   const { page, context, errors } = await openPage(urls.isolated);
   await page.click('#demo');
   const state = await waitDone(page);
@@ -301,6 +325,7 @@ test('demo: calibrated closure phases are not zero; screenshot', { timeout: TIME
   assert.ok(cp.some((c) => Math.abs(c) > 0.1), `calibrated closure phases: ${cp}`);
   assert.ok(await page.locator('#calibrated-plot canvas').count() > 0, 'the calibrated plot is drawn');
   assert.ok(await page.locator('#result-panels .images canvas').count() >= 12, 'data, model, residual and colour bars');
+  await checkDownloads(page, expected);
   const shot = process.env.AMI3_UPDATE_SCREENSHOT === '1' ? path.join(ROOT, 'docs/screenshot.png') : path.join(tmp, 'screenshot.png');
   fs.mkdirSync(path.dirname(shot), { recursive: true });
   await page.screenshot({ path: shot, fullPage: true });
