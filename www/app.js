@@ -445,7 +445,7 @@ async function reduce(run) {
   const byName = new Map(staged.map((e) => [e.name, e]));
   const results = await Promise.all(members.map(async (m, i) => {
     const card = cards[i];
-    const record = { name: m.expname, role: m.role, error: null, ms: null, products: [] };
+    const record = { name: m.expname, role: m.role, error: null, ms: null, products: [], progress: [] };
     state.members.push(record);
     const entry = byName.get(baseName(m.expname));
     if (!entry) {
@@ -459,7 +459,10 @@ async function reduce(run) {
       const out = await run.pool.run({
         type: 'analyze', bytes: copy, expname: m.expname, role: m.role, asnJson, asnName, options,
         throughput: throughputBytes, nrm: nrmBytes, affine: affineBytes,
-      }, [copy.buffer], (done, total) => progressCard(card, done, total));
+      }, [copy.buffer], (done, total) => {
+        progressCard(card, done, total);
+        if (done !== undefined) record.progress.push(done);
+      });
       if (run.cancelled) return null;
       record.ms = out.ms;
       record.products = out.products.map((p) => p.name);
@@ -497,8 +500,8 @@ function memberCard(m) {
   return node;
 }
 
-// `started` (no counts yet) shows a moving bar; the threaded build reports no integration
-// counts (its integrations run on other threads), so its bar moves until the exposure is done.
+// `started` (no counts yet) shows a moving bar. The library reports after each round of
+// integrations (one per thread), so the threaded build's bar moves in steps of its threads.
 function progressCard(card, done, total) {
   const bar = card.querySelector('progress');
   if (done === undefined) {

@@ -375,99 +375,106 @@ pub fn analyze_exposure(
     );
     let plan = model.plan();
     let single = nint == 1;
-    let done = std::sync::atomic::AtomicUsize::new(0);
-
-    let fits: Vec<Result<IntegrationFit>> = (0..nint)
-        .into_par_iter()
-        .map(|k| {
-            let mut img = crop(&data, k);
-            let q = crop_dq(k);
-            let mut bad: Vec<bool> = q
-                .iter()
-                .map(|&b| b & (DO_NOT_USE | JUMP_DET) != 0)
-                .collect();
-            if let Some(fixer) = &fixer {
-                let d = ArrayViewMut2::from_shape((n, n), &mut img).expect("n x n");
-                let b = ArrayViewMut2::from_shape((n, n), &mut bad).expect("n x n");
-                fixer.fix(d, b).map_err(|e| {
-                    fail(format!(
-                        "integration {}: bad-pixel fix: {}",
-                        k + 1,
-                        e.problem
-                    ))
-                })?;
-            }
-            // NaN pixels are never fitted (upstream lets them through without run_bpfix)
-            let excluded: Vec<bool> = img
-                .iter()
-                .zip(&bad)
-                .map(|(v, &b)| !v.is_finite() || (params.usebp && b))
-                .collect();
-            let view = ArrayView2::from_shape((n, n), &img).expect("n x n");
-            let clean: Vec<f64> = img
-                .iter()
-                .map(|v| if v.is_finite() { *v } else { 0.0 })
-                .collect();
-            let cview = ArrayView2::from_shape((n, n), &clean).expect("n x n");
-            let c = centroider
-                .centroid(if img.iter().all(|v| v.is_finite()) {
-                    view
-                } else {
-                    cview
-                })
-                .map_err(|e| fail(format!("integration {}: {}", k + 1, e.problem)))?;
-            let (cx, cy) = (c.x_px, c.y_px);
-            if !(cx.is_finite() && cy.is_finite()) {
-                return Err(fail(format!(
-                    "integration {}: the centroid could not be measured",
-                    k + 1
-                )));
-            }
-            let basis = model.basis_with(&plan, (cx, cy));
-            let e = err.as_ref().map(|e| crop(e, k));
-            let lf = fit(
-                &basis,
-                &img,
-                &excluded,
-                if single {
-                    Some(e.as_deref().unwrap_or(&[]))
-                } else {
-                    None
-                }
-                .filter(|s| !s.is_empty()),
-            )
-            .map_err(|p| fail(format!("integration {}: {p}", k + 1)))?;
-            let observables = orders.from_coefficients(&lf.coeffs);
-            let coeffs_norm: Vec<f64> = lf.coeffs.iter().map(|v| v / lf.coeffs[0]).collect();
-            let errors = if single {
-                let cov = match lf.covariance.clone() {
-                    Some(c) => c,
-                    None => homoscedastic_covariance(&basis, &lf.residual, &excluded),
-                };
-                let mut set = single_set(&orders, &observables);
-                let centroid_cov = e
-                    .as_deref()
-                    .map(|e| centroid_covariance(&centroider, &img, e, k as u64));
-                let phase_cov = centroid_cov.map(|c| centroid_phase_covariance(&model, c));
-                propagate_errors(&orders, &lf.coeffs, &cov, phase_cov.as_deref(), &mut set);
-                Some(set)
+    let fit_integration = |k: usize| -> Result<IntegrationFit> {
+        let mut img = crop(&data, k);
+        let q = crop_dq(k);
+        let mut bad: Vec<bool> = q
+            .iter()
+            .map(|&b| b & (DO_NOT_USE | JUMP_DET) != 0)
+            .collect();
+        if let Some(fixer) = &fixer {
+            let d = ArrayViewMut2::from_shape((n, n), &mut img).expect("n x n");
+            let b = ArrayViewMut2::from_shape((n, n), &mut bad).expect("n x n");
+            fixer.fix(d, b).map_err(|e| {
+                fail(format!(
+                    "integration {}: bad-pixel fix: {}",
+                    k + 1,
+                    e.problem
+                ))
+            })?;
+        }
+        // NaN pixels are never fitted (upstream lets them through without run_bpfix)
+        let excluded: Vec<bool> = img
+            .iter()
+            .zip(&bad)
+            .map(|(v, &b)| !v.is_finite() || (params.usebp && b))
+            .collect();
+        let view = ArrayView2::from_shape((n, n), &img).expect("n x n");
+        let clean: Vec<f64> = img
+            .iter()
+            .map(|v| if v.is_finite() { *v } else { 0.0 })
+            .collect();
+        let cview = ArrayView2::from_shape((n, n), &clean).expect("n x n");
+        let c = centroider
+            .centroid(if img.iter().all(|v| v.is_finite()) {
+                view
+            } else {
+                cview
+            })
+            .map_err(|e| fail(format!("integration {}: {}", k + 1, e.problem)))?;
+        let (cx, cy) = (c.x_px, c.y_px);
+        if !(cx.is_finite() && cy.is_finite()) {
+            return Err(fail(format!(
+                "integration {}: the centroid could not be measured",
+                k + 1
+            )));
+        }
+        let basis = model.basis_with(&plan, (cx, cy));
+        let e = err.as_ref().map(|e| crop(e, k));
+        let lf = fit(
+            &basis,
+            &img,
+            &excluded,
+            if single {
+                Some(e.as_deref().unwrap_or(&[]))
             } else {
                 None
+            }
+            .filter(|s| !s.is_empty()),
+        )
+        .map_err(|p| fail(format!("integration {}: {p}", k + 1)))?;
+        let observables = orders.from_coefficients(&lf.coeffs);
+        let coeffs_norm: Vec<f64> = lf.coeffs.iter().map(|v| v / lf.coeffs[0]).collect();
+        let errors = if single {
+            let cov = match lf.covariance.clone() {
+                Some(c) => c,
+                None => homoscedastic_covariance(&basis, &lf.residual, &excluded),
             };
-            let finished = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-            progress(finished, nint);
-            Ok(IntegrationFit {
-                observables,
-                coeffs_norm,
-                centroid_px: (cx, cy),
-                data: img,
-                model: lf.model_image,
-                residual: lf.residual,
-                errors,
-            })
+            let mut set = single_set(&orders, &observables);
+            let centroid_cov = e
+                .as_deref()
+                .map(|e| centroid_covariance(&centroider, &img, e, k as u64));
+            let phase_cov = centroid_cov.map(|c| centroid_phase_covariance(&model, c));
+            propagate_errors(&orders, &lf.coeffs, &cov, phase_cov.as_deref(), &mut set);
+            Some(set)
+        } else {
+            None
+        };
+        Ok(IntegrationFit {
+            observables,
+            coeffs_norm,
+            centroid_px: (cx, cy),
+            data: img,
+            model: lf.model_image,
+            residual: lf.residual,
+            errors,
         })
-        .collect();
-    let integrations: Vec<IntegrationFit> = fits.into_iter().collect::<Result<_>>()?;
+    };
+    // Integrations go to the thread pool in rounds of one per thread, and progress is reported
+    // by the calling thread between rounds: in the browser only that thread may call JavaScript,
+    // and it waits while the pool works. Integrations take about the same time, so rounds lose
+    // little to a free-for-all.
+    let round = rayon::current_num_threads().max(1);
+    let mut integrations: Vec<IntegrationFit> = Vec::with_capacity(nint);
+    for start in (0..nint).step_by(round) {
+        let end = (start + round).min(nint);
+        let fits: Vec<Result<IntegrationFit>> =
+            (start..end).into_par_iter().map(fit_integration).collect();
+        for fit in fits {
+            integrations.push(fit?);
+        }
+        progress(end, nint);
+    }
     let average = if single {
         integrations[0]
             .errors

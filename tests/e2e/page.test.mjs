@@ -201,6 +201,8 @@ test('isolated page: the shared association gives the products of ami3 run', { t
   const { state, products } = await reduceSharedData(urls.isolated);
   assert.equal(state.isolated, true);
   assert.equal(state.calibrated_cp_deg.length, 35);
+  // one thread per worker: a progress report per integration
+  for (const m of state.members) assert.deepEqual(m.progress, [1, 2, 3, 4, 5], m.name);
   reference = products;
 });
 
@@ -210,6 +212,9 @@ test('isolated page, threaded build (1 worker, 2 threads): the same products', {
   assert.equal(state.engine.workers, 1);
   // Without a threaded build (nightly missing) the page must fall back to the plain one.
   assert.deepEqual(state.engine.builds, [info.threads ? 'threads' : 'plain']);
+  // 2 threads fit the 5 integrations in rounds of 2, reported after each round
+  const rounds = info.threads ? [2, 4, 5] : [1, 2, 3, 4, 5];
+  for (const m of state.members) assert.deepEqual(m.progress, rounds, m.name);
   if (!reference) return;
   assertSameBytes(products, reference, `threaded build (${info.threads ? 'built' : 'fallback to plain'}) vs plain build`);
 });
