@@ -129,6 +129,33 @@ pub fn noiseless_image(spec: &SimSpec) -> Vec<f64> {
     out
 }
 
+/// Spoils a few pixels of every integration near the star, as a real detector would: three
+/// flagged DO_NOT_USE with their values set to zero, and two unflagged hot pixels (ten times
+/// the brightest pixel) that the bad-pixel fix has to find itself.
+pub fn add_bad_pixels(e: &mut CalExposure, seed: u64) {
+    let mut rng = Rng::new(seed ^ 0xBAD);
+    let np = e.ny * e.nx;
+    let (cy, cx) = (e.ny / 2, e.nx / 2);
+    for k in 0..e.nint {
+        let frame = k * np;
+        let peak = e.sci[frame..frame + np]
+            .iter()
+            .fold(0.0f64, |m, &v| m.max(v));
+        for i in 0..5 {
+            // within 12 pixels of the centre
+            let r = cy - 12 + (rng.uniform() * 24.0) as usize;
+            let c = cx - 12 + (rng.uniform() * 24.0) as usize;
+            let p = frame + r * e.nx + c;
+            if i < 3 {
+                e.sci[p] = 0.0;
+                e.dq[p] |= crate::products::exposure::DO_NOT_USE;
+            } else {
+                e.sci[p] = 10.0 * peak;
+            }
+        }
+    }
+}
+
 /// A simulated exposure with SCI, ERR and DQ, as a `CalExposure`.
 pub fn simulate_exposure(spec: &SimSpec, file_name: &str) -> CalExposure {
     let clean = noiseless_image(spec);
@@ -297,7 +324,8 @@ pub fn demo_association() -> Vec<crate::steps::ProductFile> {
             seed: 7 + k as u64,
             ..spec.clone()
         };
-        let e = simulate_from_image(&spec, img, &name);
+        let mut e = simulate_from_image(&spec, img, &name);
+        add_bad_pixels(&mut e, spec.seed);
         files.push(ProductFile {
             name: name.clone(),
             bytes: exposure_fits(&e),

@@ -234,8 +234,8 @@ pub fn analyze_member_js(
 }
 
 /// A JS progress callback made shareable with rayon: it is only ever invoked on the thread that
-/// called into wasm (JS functions cannot cross threads), so integrations fitted on other pool
-/// threads in the threaded build are simply not reported one by one. The thread is recognised by
+/// called into wasm (JS functions cannot cross threads). The analysis reports from that thread
+/// between rounds of integrations, so the threaded build reports too. The thread is recognised by
 /// its id, not by `rayon::current_thread_index()`: in the plain (no-atomics) build rayon makes
 /// the calling thread its one worker, which has an index too.
 struct AssertSync<'a> {

@@ -12,6 +12,7 @@
 //! working bad-pixel map (they are corrected only if the outlier search happens to catch them).
 //! With NaNs that are also flagged DO_NOT_USE, as in calibrated products, both agree.
 
+use super::fft::{Direction, Fft};
 use super::mdft::MatrixDft;
 use crate::error::{Error, Result};
 use crate::niriss::filters::filter_by_name;
@@ -19,9 +20,7 @@ use crate::portable;
 use nalgebra::{DMatrix, DVector};
 use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 use rustfft::num_complex::Complex64;
-use rustfft::{Fft, FftPlannerScalar};
 use std::f64::consts::PI;
-use std::sync::Arc;
 
 /// Diameter spanned by the NRM pupil image, incl. padding (m) (upstream.md §5.5).
 pub const PUPIL_IMAGE_DIAMETER_M: f64 = 6.603464;
@@ -70,8 +69,8 @@ pub struct BadPixelFixer {
     /// cos and sin of 2πk/W, k = 0..W.
     cos_table: Vec<f64>,
     sin_table: Vec<f64>,
-    forward: Arc<dyn Fft<f64>>,
-    inverse: Arc<dyn Fft<f64>>,
+    forward: Fft,
+    inverse: Fft,
     fft_scratch_len: usize,
 }
 
@@ -155,13 +154,9 @@ impl BadPixelFixer {
             .map(|(rc, _)| rc)
             .collect();
 
-        // scalar algorithms on every target: the SIMD planners differ in their last bits
-        let mut planner = FftPlannerScalar::<f64>::new();
-        let forward = planner.plan_fft_forward(w);
-        let inverse = planner.plan_fft_inverse(w);
-        let fft_scratch_len = forward
-            .get_inplace_scratch_len()
-            .max(inverse.get_inplace_scratch_len());
+        let forward = Fft::new(w, Direction::Forward);
+        let inverse = Fft::new(w, Direction::Inverse);
+        let fft_scratch_len = forward.scratch_len().max(inverse.scratch_len());
         let (cos_table, sin_table): (Vec<f64>, Vec<f64>) = (0..w)
             .map(|k| portable::sin_cos(2.0 * PI * k as f64 / w as f64))
             .map(|(s, c)| (c, s))

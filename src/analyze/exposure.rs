@@ -137,7 +137,8 @@ pub fn rasterise_pupil(geometry: &MaskGeometry, size: usize, diameter_m: f64) ->
     out
 }
 
-/// Analyses one exposure. `progress(done, total)` is called after each integration.
+/// Analyses one exposure. `progress(done, total)` is called by the calling thread after each
+/// round of integrations (one per thread of the pool; one by one on a single thread).
 pub fn analyze_exposure(
     exposure: &CalExposure,
     refs: &References,
@@ -677,7 +678,8 @@ fn homoscedastic_covariance(
         .cholesky()
         .map(|c| c.inverse())
         .unwrap_or_else(|| nalgebra::DMatrix::zeros(ns, ns));
-    (inv * s2).iter().copied().collect()
+    // row-major copy (nalgebra stores column-major)
+    (inv.transpose() * s2).iter().copied().collect()
 }
 
 /// NaNs replaced by the NaN-ignoring median of their 3x3 neighbourhood (0 if none), as the

@@ -135,8 +135,9 @@ impl MatrixDft {
     /// If `input` does not have the planned input shape.
     pub fn transform_complex(&self, input: ArrayView2<Complex64>) -> Array2<Complex64> {
         self.check_shape(input.shape());
-        let p_re = input.mapv(|c| c.re);
-        let p_im = input.mapv(|c| c.im);
+        // in standard (row-major) layout whatever the input's memory order
+        let p_re = Array2::from_shape_fn(input.dim(), |ix| input[ix].re);
+        let p_im = Array2::from_shape_fn(input.dim(), |ix| input[ix].im);
         let (er, ei) = (&self.rows_re, &self.rows_im);
         let (p_re, p_im) = (standard(&p_re), standard(&p_im));
         let t_re = self.rows_product(er, p_re) - self.rows_product(ei, p_im);

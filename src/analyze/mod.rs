@@ -5,6 +5,7 @@ pub mod bandpass;
 pub mod bpfix;
 pub mod centroid;
 pub mod exposure;
+pub mod fft;
 pub mod hexagon;
 pub mod lgmodel;
 pub mod mdft;

@@ -44,6 +44,7 @@ pub fn propagate_errors(
     let cov_amp = portable::sandwich(&j_amp, &cov_cs, nb, 2 * nb);
     let mut cov_pha = portable::sandwich(&j_pha, &cov_cs, nb, 2 * nb);
     if let Some(extra) = extra_phase_cov {
+        assert_eq!(extra.len(), nb * nb, "extra phase covariance is nb x nb");
         for (p, e) in cov_pha.iter_mut().zip(extra) {
             *p += e;
         }

@@ -3,9 +3,9 @@
 //! the data, and take the vertex of a parabola through the scores.
 
 use super::affine::{avoid_hex_singularity_deg, Affine2d};
+use super::fft::{Direction, Fft};
 use super::lgmodel::LgModel;
 use rustfft::num_complex::Complex64;
-use rustfft::FftPlannerScalar;
 
 /// The search grid: start, start + step, ... (< stop), then stop itself (upstream.md §5.2).
 pub fn search_grid_deg(start: f64, stop: f64, step: f64) -> Result<Vec<f64>, String> {
@@ -27,21 +27,19 @@ pub fn search_grid_deg(start: f64, stop: f64, step: f64) -> Result<Vec<f64>, Str
 
 /// Peak of the normalised circular cross-correlation of two equal-size real images.
 pub fn peak_cross_correlation(a: &[f64], b: &[f64], ny: usize, nx: usize) -> f64 {
-    // scalar algorithms on every target: the SIMD planners differ in their last bits
-    let mut planner = FftPlannerScalar::<f64>::new();
-    let fwd_x = planner.plan_fft_forward(nx);
-    let fwd_y = planner.plan_fft_forward(ny);
-    let inv_x = planner.plan_fft_inverse(nx);
-    let inv_y = planner.plan_fft_inverse(ny);
+    let fwd_x = Fft::new(nx, Direction::Forward);
+    let fwd_y = Fft::new(ny, Direction::Forward);
+    let inv_x = Fft::new(nx, Direction::Inverse);
+    let inv_y = Fft::new(ny, Direction::Inverse);
     let fft2 = |v: &[f64]| {
         let mut buf: Vec<Complex64> = v.iter().map(|&x| Complex64::new(x, 0.0)).collect();
-        transform_2d(&mut buf, ny, nx, &*fwd_x, &*fwd_y);
+        transform_2d(&mut buf, ny, nx, &fwd_x, &fwd_y);
         buf
     };
     let fa = fft2(a);
     let fb = fft2(b);
     let mut prod: Vec<Complex64> = fa.iter().zip(&fb).map(|(x, y)| x * y.conj()).collect();
-    transform_2d(&mut prod, ny, nx, &*inv_x, &*inv_y);
+    transform_2d(&mut prod, ny, nx, &inv_x, &inv_y);
     let norm = (a.iter().map(|v| v * v).sum::<f64>() * b.iter().map(|v| v * v).sum::<f64>()).sqrt();
     let scale = 1.0 / (norm * (nx * ny) as f64);
     prod.iter()
@@ -49,13 +47,7 @@ pub fn peak_cross_correlation(a: &[f64], b: &[f64], ny: usize, nx: usize) -> f64
         .fold(f64::NEG_INFINITY, f64::max)
 }
 
-fn transform_2d(
-    buf: &mut [Complex64],
-    ny: usize,
-    nx: usize,
-    fx: &dyn rustfft::Fft<f64>,
-    fy: &dyn rustfft::Fft<f64>,
-) {
+fn transform_2d(buf: &mut [Complex64], ny: usize, nx: usize, fx: &Fft, fy: &Fft) {
     for row in buf.chunks_mut(nx) {
         fx.process(row);
     }
