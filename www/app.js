@@ -235,6 +235,16 @@ function describeEngine() {
 
 // ---- the worker pool -----------------------------------------------------------------------
 
+// The plain build compiled once, here, and handed to every worker (a WebAssembly.Module can be
+// posted): the workers share V8's compiled code, so the optimised code one worker's exposure
+// brings about serves the others, and the module is not compiled once per worker. Null if it
+// cannot be compiled here; then each worker loads it itself.
+let plainModule = null;
+function compiledPlainModule() {
+  plainModule ??= WebAssembly.compileStreaming(fetch('./pkg/ami3_bg.wasm')).catch(() => null);
+  return plainModule;
+}
+
 /** Web Workers running worker.js; jobs queue until a worker is free. */
 class Pool {
   constructor(size, threads) {
@@ -253,7 +263,8 @@ class Pool {
       e.preventDefault();
       this.onMessage(slot, { type: 'failed', id: slot.job?.id, message: `worker error: ${e.message ?? 'could not start'}`, fatal: true });
     };
-    slot.worker.postMessage({ type: 'init', threads: this.threads });
+    if (this.threads > 1) slot.worker.postMessage({ type: 'init', threads: this.threads });
+    else compiledPlainModule().then((module) => slot.worker.postMessage({ type: 'init', threads: 1, module }));
     return slot;
   }
 

@@ -2,7 +2,7 @@
 // at a time (analyse an exposure, combine results, or make the demo files). It only moves
 // bytes between the page and the library; every number is computed in Rust.
 //
-// Messages in:  {type: 'init', threads}   then   {type: 'analyze' | 'combine' | 'demo', id, ...}
+// Messages in:  {type: 'init', threads, module?} then   {type: 'analyze' | 'combine' | 'demo', id, ...}
 // Messages out: {type: 'ready', build, threads, note} once, then per job {type: 'started', id},
 //               {type: 'progress', id, done, total}*  and  {type: 'done', id, value, ms}
 //               or {type: 'failed', id, message, fatal}.
@@ -10,15 +10,16 @@
 
 let lib = null;
 
-async function loadPlain() {
+// `module`: the plain build already compiled by the page (shared by every worker), if any.
+async function loadPlain(module) {
   const mod = await import('./pkg/ami3.js');
-  await mod.default();
+  await mod.default(module ? { module_or_path: module } : undefined);
   return mod;
 }
 
 // The threaded build (www/pkg-threads, wasm-bindgen-rayon) needs SharedArrayBuffer, i.e. a
 // cross-origin isolated page. Any failure falls back to the plain build, with the reason.
-async function load(threads) {
+async function load(threads, module) {
   if (threads > 1) {
     if (!self.crossOriginIsolated) {
       return { mod: await loadPlain(), build: 'plain', threads: 1, note: 'not cross-origin isolated' };
@@ -32,7 +33,7 @@ async function load(threads) {
       return { mod: await loadPlain(), build: 'plain', threads: 1, note: `threaded build failed: ${err}` };
     }
   }
-  return { mod: await loadPlain(), build: 'plain', threads: 1, note: '' };
+  return { mod: await loadPlain(module), build: 'plain', threads: 1, note: '' };
 }
 
 // The buffers of the product bytes, so they move to the page without a copy (only plain
@@ -73,7 +74,7 @@ let queue = Promise.resolve();
 self.onmessage = (e) => {
   const msg = e.data;
   if (msg.type === 'init') {
-    queue = load(msg.threads ?? 1).then(({ mod, build, threads, note }) => {
+    queue = load(msg.threads ?? 1, msg.module).then(({ mod, build, threads, note }) => {
       lib = mod;
       self.postMessage({ type: 'ready', build, threads, note });
     }, (err) => {
