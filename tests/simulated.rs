@@ -244,3 +244,61 @@ fn monte_carlo_errors_match_scatter_over_integrations() {
 fn monte_carlo_propagated_errors_of_one_integration_match_scatter() {
     monte_carlo(1, 60);
 }
+
+/// Largest |difference| of the averaged closure phases of two analyses, degrees.
+fn max_cp_difference_deg(a: &ExposureAnalysis, b: &ExposureAnalysis) -> f64 {
+    a.average
+        .closure_phase_rad
+        .iter()
+        .zip(&b.average.closure_phase_rad)
+        .map(|(x, y)| (x - y).to_degrees().abs())
+        .fold(0.0, f64::max)
+}
+
+#[test]
+fn the_bad_pixel_fix_repairs_the_demos_flagged_and_hot_pixels() {
+    // the demo's kind of spoilt pixels (ami3 demo, the page's Demo button): 3 flagged and zeroed,
+    // 2 unflagged hot ones per integration, within 12 pixels of the star
+    let spec = SimSpec {
+        nint: 2,
+        ny: 80,
+        nx: 80,
+        counts: 3e6,
+        ..SimSpec::point_source(5)
+    };
+    let clean = noiseless_image(&spec);
+    let good = simulate_from_image(&spec, &clean, "good_calints.fits");
+    let mut bad = good.clone();
+    ami3::simulate::add_bad_pixels(&mut bad, 5);
+    let changed = good
+        .sci
+        .iter()
+        .zip(&bad.sci)
+        .filter(|(a, b)| a != b)
+        .count();
+    assert!(changed >= 8, "only {changed} pixels were spoilt");
+    let refs = References::default();
+    let fixed = AnalyzeParams {
+        bandpass: Some(spec.bandpass.clone()),
+        ..AnalyzeParams::default()
+    };
+    let unfixed = AnalyzeParams {
+        run_bpfix: false,
+        usebp: false,
+        ..fixed.clone()
+    };
+    let run = |e: &ami3::products::exposure::CalExposure, p: &AnalyzeParams| {
+        analyze_exposure(e, &refs, p, &|_, _| {}).unwrap()
+    };
+    let reference = run(&good, &fixed);
+    let repaired = max_cp_difference_deg(&run(&bad, &fixed), &reference);
+    let spoilt = max_cp_difference_deg(&run(&bad, &unfixed), &reference);
+    eprintln!(
+        "closure phases vs the unspoilt data: repaired {repaired:.4} deg, spoilt {spoilt:.4} deg"
+    );
+    assert!(repaired < 0.2, "repaired: {repaired} deg");
+    assert!(
+        spoilt > 5.0 * repaired,
+        "spoilt {spoilt} deg vs repaired {repaired} deg"
+    );
+}
