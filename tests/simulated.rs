@@ -302,3 +302,43 @@ fn the_bad_pixel_fix_repairs_the_demos_flagged_and_hot_pixels() {
         "spoilt {spoilt} deg vs repaired {repaired} deg"
     );
 }
+
+#[test]
+fn one_integration_without_err_takes_its_errors_from_the_residuals() {
+    // Photon and read noise: the residual scatter measures the noise the ERR array describes
+    // (an average over pixels), so both give errors of the same size; with ERR the centroid's
+    // noise is added too, so those are somewhat larger (median ratio 0.69 here).
+    let spec = SimSpec {
+        nint: 1,
+        ..SimSpec::point_source(11)
+    };
+    let clean = noiseless_image(&spec);
+    let with_err = simulate_from_image(&spec, &clean, "one_calints.fits");
+    let mut without_err = with_err.clone();
+    without_err.err = None;
+    let p = AnalyzeParams {
+        bandpass: Some(spec.bandpass.clone()),
+        ..params()
+    };
+    let refs = References::default();
+    let a = analyze_exposure(&with_err, &refs, &p, &|_, _| {}).unwrap();
+    let b = analyze_exposure(&without_err, &refs, &p, &|_, _| {}).unwrap();
+    // the fit itself does not depend on the errors
+    assert_eq!(a.average.closure_phase_rad, b.average.closure_phase_rad);
+    let ratios: Vec<f64> = b
+        .average
+        .closure_phase_err_rad
+        .iter()
+        .zip(&a.average.closure_phase_err_rad)
+        .map(|(x, y)| x / y)
+        .collect();
+    assert!(
+        ratios.iter().all(|r| r.is_finite() && *r > 0.0),
+        "{ratios:?}"
+    );
+    let mut sorted = ratios.clone();
+    sorted.sort_by(f64::total_cmp);
+    let median = sorted[sorted.len() / 2];
+    eprintln!("closure-phase error without ERR / with ERR: median {median:.3}");
+    assert!((0.5..2.0).contains(&median), "median ratio {median}");
+}

@@ -11,7 +11,7 @@ use super::lgmodel::{BandpassSample, LgModel};
 use super::observables::{Observables, Orders};
 use super::propagate::propagate_errors;
 use super::rotation::{find_rotation_deg, search_grid_deg};
-use super::solve::fit;
+use super::solve::{fit, Covariance};
 use super::stats::{average_integrations, median, population_std, ObservableSet};
 use crate::error::{Error, Result};
 use crate::niriss::mask::{MaskGeometry, N_HOLES};
@@ -422,31 +422,27 @@ pub fn analyze_exposure(
         }
         let basis = model.basis_with(&plan, (cx, cy));
         let e = err.as_ref().map(|e| crop(e, k));
-        let lf = fit(
-            &basis,
-            &img,
-            &excluded,
-            if single {
-                Some(e.as_deref().unwrap_or(&[]))
-            } else {
-                None
-            }
-            .filter(|s| !s.is_empty()),
-        )
-        .map_err(|p| fail(format!("integration {}: {p}", k + 1)))?;
+        // one integration has no scatter to measure: its errors come from the covariance
+        let covariance = match e.as_deref() {
+            _ if !single => Covariance::Skip,
+            Some(e) if !e.is_empty() => Covariance::FromErr(e),
+            _ => Covariance::FromResiduals,
+        };
+        let lf = fit(&basis, &img, &excluded, covariance)
+            .map_err(|p| fail(format!("integration {}: {p}", k + 1)))?;
         let observables = orders.from_coefficients(&lf.coeffs);
         let coeffs_norm: Vec<f64> = lf.coeffs.iter().map(|v| v / lf.coeffs[0]).collect();
         let errors = if single {
-            let cov = match lf.covariance.clone() {
-                Some(c) => c,
-                None => homoscedastic_covariance(&basis, &lf.residual, &excluded),
-            };
+            let cov = lf
+                .covariance
+                .as_deref()
+                .expect("fit returns a covariance for a single integration");
             let mut set = single_set(&orders, &observables);
             let centroid_cov = e
                 .as_deref()
                 .map(|e| centroid_covariance(&centroider, &img, e, k as u64));
             let phase_cov = centroid_cov.map(|c| centroid_phase_covariance(&model, c));
-            propagate_errors(&orders, &lf.coeffs, &cov, phase_cov.as_deref(), &mut set);
+            propagate_errors(&orders, &lf.coeffs, cov, phase_cov.as_deref(), &mut set);
             Some(set)
         } else {
             None
@@ -651,35 +647,6 @@ fn single_set(orders: &Orders, o: &Observables) -> ObservableSet {
         piston_rad: o.piston_rad.clone(),
         ..Default::default()
     }
-}
-
-/// Coefficient covariance s^2 (A'A)^-1 from the residual scatter, when no ERR is available.
-fn homoscedastic_covariance(
-    basis: &super::lgmodel::ModelBasis,
-    residual: &[f64],
-    excluded: &[bool],
-) -> Vec<f64> {
-    let ns = basis.n_slices;
-    let used: Vec<usize> = (0..residual.len())
-        .filter(|&p| !excluded[p] && residual[p].is_finite())
-        .collect();
-    let s2 =
-        used.iter().map(|&p| residual[p] * residual[p]).sum::<f64>() / (used.len() - ns) as f64;
-    let mut ata = nalgebra::DMatrix::zeros(ns, ns);
-    for a in 0..ns {
-        for b in a..ns {
-            let (sa, sb) = (basis.slice(a), basis.slice(b));
-            let v: f64 = used.iter().map(|&p| sa[p] * sb[p]).sum();
-            ata[(a, b)] = v;
-            ata[(b, a)] = v;
-        }
-    }
-    let inv = ata
-        .cholesky()
-        .map(|c| c.inverse())
-        .unwrap_or_else(|| nalgebra::DMatrix::zeros(ns, ns));
-    // row-major copy (nalgebra stores column-major)
-    (inv.transpose() * s2).iter().copied().collect()
 }
 
 /// NaNs replaced by the NaN-ignoring median of their 3x3 neighbourhood (0 if none), as the

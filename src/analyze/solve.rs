@@ -1,7 +1,8 @@
 //! Linear least squares of one integration against the model basis (upstream.md §3.9): the
 //! unweighted normal equations, solved by Cholesky factorisation (not an explicit inverse), with
-//! flagged pixels left out. Optionally the covariance of the coefficients, propagated from the
-//! per-pixel ERR of the data through this (unweighted) estimator.
+//! flagged pixels left out. Optionally the covariance of the coefficients: propagated from the
+//! per-pixel ERR of the data through this (unweighted) estimator, or, without ERR, from the
+//! scatter of the residuals.
 
 use super::lgmodel::ModelBasis;
 use crate::portable;
@@ -16,20 +17,32 @@ pub struct LinearFit {
     pub model_image: Vec<f64>,
     /// data - model, NaN at excluded pixels (jwst >= 1.14 sign).
     pub residual: Vec<f64>,
-    /// Covariance of `coeffs` (row-major n_slices x n_slices), when errors were given.
+    /// Covariance of `coeffs` (row-major n_slices x n_slices), when one was asked for.
     pub covariance: Option<Vec<f64>>,
     /// Number of pixels used.
     pub n_used: usize,
 }
 
-/// Fits `data` (n x n) with the basis, leaving out pixels where `excluded` is true. With
-/// `err` (n x n, same units as data), also returns the coefficient covariance
-/// (A'A)^-1 A' diag(err^2) A (A'A)^-1, the covariance of the unweighted estimator.
+/// Which coefficient covariance [`fit`] returns.
+#[derive(Debug, Clone, Copy)]
+pub enum Covariance<'a> {
+    /// None.
+    Skip,
+    /// From the per-pixel errors (n x n, same units as data): (A'A)^-1 A' diag(err^2) A (A'A)^-1,
+    /// the covariance of the unweighted estimator.
+    FromErr(&'a [f64]),
+    /// s^2 (A'A)^-1, s^2 the residuals' sum of squares over (pixels used - terms): when there
+    /// is no ERR.
+    FromResiduals,
+}
+
+/// Fits `data` (n x n) with the basis, leaving out pixels where `excluded` is true, with the
+/// coefficient covariance `covariance` asks for.
 pub fn fit(
     basis: &ModelBasis,
     data: &[f64],
     excluded: &[bool],
-    err: Option<&[f64]>,
+    covariance: Covariance,
 ) -> Result<LinearFit, String> {
     let np = basis.n * basis.n;
     let ns = basis.n_slices;
@@ -76,29 +89,38 @@ pub fn fit(
     for &p in &used {
         residual[p] = data[p] - model_image[p];
     }
-    let covariance = err.map(|e| {
-        // D diag(err^2) D^T, the middle of the sandwich
-        let sigma: Vec<f64> = used
-            .iter()
-            .map(|&p| if e[p].is_finite() { e[p] } else { 0.0 })
-            .collect();
-        let mut weighted = design.clone();
-        for row in weighted.chunks_exact_mut(nu) {
-            for (v, s) in row.iter_mut().zip(&sigma) {
-                *v *= s;
+    // nalgebra stores column-major: the transpose's storage is the row-major inverse
+    let inverse = || -> Vec<f64> { chol.inverse().transpose().iter().copied().collect() };
+    let covariance = match covariance {
+        Covariance::Skip => None,
+        Covariance::FromErr(e) => {
+            // D diag(err^2) D^T, the middle of the sandwich
+            let sigma: Vec<f64> = used
+                .iter()
+                .map(|&p| if e[p].is_finite() { e[p] } else { 0.0 })
+                .collect();
+            let mut weighted = design.clone();
+            for row in weighted.chunks_exact_mut(nu) {
+                for (v, s) in row.iter_mut().zip(&sigma) {
+                    *v *= s;
+                }
             }
+            let middle = portable::gram_of_rows(&weighted, ns, nu);
+            let inv = inverse();
+            Some(portable::matmul(
+                &portable::matmul(&inv, &middle, ns, ns, ns),
+                &inv,
+                ns,
+                ns,
+                ns,
+            ))
         }
-        let middle = portable::gram_of_rows(&weighted, ns, nu);
-        // nalgebra stores column-major: the transpose's storage is the row-major inverse
-        let inv: Vec<f64> = chol.inverse().transpose().iter().copied().collect();
-        portable::matmul(
-            &portable::matmul(&inv, &middle, ns, ns, ns),
-            &inv,
-            ns,
-            ns,
-            ns,
-        )
-    });
+        Covariance::FromResiduals => {
+            let s2 =
+                used.iter().map(|&p| residual[p] * residual[p]).sum::<f64>() / (nu - ns) as f64;
+            Some(inverse().into_iter().map(|v| v * s2).collect())
+        }
+    };
     Ok(LinearFit {
         coeffs,
         model_image,
