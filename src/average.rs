@@ -5,7 +5,7 @@
 //! exposure's own errors. Images and coefficients are means (images trimmed to the smallest).
 
 use crate::analyze::observables::wrap_pi;
-use crate::analyze::stats::{circular_mean, mean, standard_error, ObservableSet};
+use crate::analyze::stats::{circular_mean, mean, standard_error, Field, ObservableSet};
 use crate::portable;
 use crate::products::amilg::AmiLg;
 
@@ -17,49 +17,44 @@ fn trim(img: &[f64], n: usize, m: usize) -> Vec<f64> {
         .collect()
 }
 
-fn column(items: &[&ObservableSet], f: fn(&ObservableSet) -> &Vec<f64>, k: usize) -> Vec<f64> {
+fn column(items: &[&ObservableSet], f: Field, k: usize) -> Vec<f64> {
     items.iter().map(|s| f(s)[k]).collect()
 }
 
-/// Mean and error of plain quantities.
-fn plain(
+/// Per index: the centre of the exposures' values and its error, the standard error of the
+/// mean of their deviations from it between exposures (with one exposure, its own error).
+fn per_index(
     items: &[&ObservableSet],
-    v: fn(&ObservableSet) -> &Vec<f64>,
-    e: fn(&ObservableSet) -> &Vec<f64>,
+    v: Field,
+    e: Field,
+    centre: fn(&[f64]) -> f64,
+    deviations: fn(Vec<f64>, f64) -> Vec<f64>,
 ) -> (Vec<f64>, Vec<f64>) {
     let n = v(items[0]).len();
     (0..n)
         .map(|k| {
             let x = column(items, v, k);
+            let m = centre(&x);
             let err = if items.len() > 1 {
-                standard_error(&x)
-            } else {
-                e(items[0])[k]
-            };
-            (mean(&x), err)
-        })
-        .unzip()
-}
-
-/// Circular mean and error of angles.
-fn angles(
-    items: &[&ObservableSet],
-    v: fn(&ObservableSet) -> &Vec<f64>,
-    e: fn(&ObservableSet) -> &Vec<f64>,
-) -> (Vec<f64>, Vec<f64>) {
-    let n = v(items[0]).len();
-    (0..n)
-        .map(|k| {
-            let x = column(items, v, k);
-            let m = circular_mean(&x);
-            let err = if items.len() > 1 {
-                standard_error(&x.iter().map(|a| wrap_pi(a - m)).collect::<Vec<_>>())
+                standard_error(&deviations(x, m))
             } else {
                 e(items[0])[k]
             };
             (m, err)
         })
         .unzip()
+}
+
+/// Mean and error of plain quantities.
+fn plain(items: &[&ObservableSet], v: Field, e: Field) -> (Vec<f64>, Vec<f64>) {
+    per_index(items, v, e, mean, |x, _| x)
+}
+
+/// Circular mean and error of angles.
+fn angles(items: &[&ObservableSet], v: Field, e: Field) -> (Vec<f64>, Vec<f64>) {
+    per_index(items, v, e, circular_mean, |x, m| {
+        x.iter().map(|a| wrap_pi(a - m)).collect()
+    })
 }
 
 /// Averages observables of several exposures.

@@ -4,68 +4,45 @@
 //! error with its own value. Images and coefficients are the target's.
 
 use crate::analyze::observables::wrap_pi;
-use crate::analyze::stats::ObservableSet;
+use crate::analyze::stats::{Field, ObservableSet};
 use crate::portable;
 use crate::products::amilg::AmiLg;
 
-fn ratio(t: &[f64], te: &[f64], c: &[f64], ce: &[f64]) -> (Vec<f64>, Vec<f64>) {
-    (0..t.len())
+/// Target / calibrator, with relative errors added in quadrature.
+fn ratio(t: &ObservableSet, c: &ObservableSet, v: Field, e: Field) -> (Vec<f64>, Vec<f64>) {
+    let (tv, te, cv, ce) = (v(t), e(t), v(c), e(c));
+    (0..tv.len())
         .map(|k| {
-            let r = t[k] / c[k];
+            let r = tv[k] / cv[k];
             (
                 r,
-                r.abs() * ((te[k] / t[k]).powi(2) + (ce[k] / c[k]).powi(2)).sqrt(),
+                r.abs() * ((te[k] / tv[k]).powi(2) + (ce[k] / cv[k]).powi(2)).sqrt(),
             )
         })
         .unzip()
 }
 
-fn difference(t: &[f64], te: &[f64], c: &[f64], ce: &[f64]) -> (Vec<f64>, Vec<f64>) {
-    (0..t.len())
-        .map(|k| (wrap_pi(t[k] - c[k]), portable::hypot(te[k], ce[k])))
+/// Target − calibrator (wrapped), with errors added in quadrature.
+fn difference(t: &ObservableSet, c: &ObservableSet, v: Field, e: Field) -> (Vec<f64>, Vec<f64>) {
+    let (tv, te, cv, ce) = (v(t), e(t), v(c), e(c));
+    (0..tv.len())
+        .map(|k| (wrap_pi(tv[k] - cv[k]), portable::hypot(te[k], ce[k])))
         .unzip()
 }
 
 /// Calibrated observables.
 pub fn normalize_sets(t: &ObservableSet, c: &ObservableSet) -> ObservableSet {
-    let (fringe_amp, fringe_amp_err) = ratio(
-        &t.fringe_amp,
-        &t.fringe_amp_err,
-        &c.fringe_amp,
-        &c.fringe_amp_err,
-    );
-    let (vis2, vis2_err) = ratio(&t.vis2, &t.vis2_err, &c.vis2, &c.vis2_err);
-    let (t3_amp, t3_amp_err) = ratio(&t.t3_amp, &t.t3_amp_err, &c.t3_amp, &c.t3_amp_err);
-    let (closure_amp, closure_amp_err) = ratio(
-        &t.closure_amp,
-        &t.closure_amp_err,
-        &c.closure_amp,
-        &c.closure_amp_err,
-    );
-    let (fringe_phase_rad, fringe_phase_err_rad) = difference(
-        &t.fringe_phase_rad,
-        &t.fringe_phase_err_rad,
-        &c.fringe_phase_rad,
-        &c.fringe_phase_err_rad,
-    );
-    let (closure_phase_rad, closure_phase_err_rad) = difference(
-        &t.closure_phase_rad,
-        &t.closure_phase_err_rad,
-        &c.closure_phase_rad,
-        &c.closure_phase_err_rad,
-    );
-    let (quad_phase_rad, quad_phase_err_rad) = difference(
-        &t.quad_phase_rad,
-        &t.quad_phase_err_rad,
-        &c.quad_phase_rad,
-        &c.quad_phase_err_rad,
-    );
-    let (piston_rad, piston_err_rad) = difference(
-        &t.piston_rad,
-        &t.piston_err_rad,
-        &c.piston_rad,
-        &c.piston_err_rad,
-    );
+    let (fringe_amp, fringe_amp_err) = ratio(t, c, |s| &s.fringe_amp, |s| &s.fringe_amp_err);
+    let (vis2, vis2_err) = ratio(t, c, |s| &s.vis2, |s| &s.vis2_err);
+    let (t3_amp, t3_amp_err) = ratio(t, c, |s| &s.t3_amp, |s| &s.t3_amp_err);
+    let (closure_amp, closure_amp_err) = ratio(t, c, |s| &s.closure_amp, |s| &s.closure_amp_err);
+    let (fringe_phase_rad, fringe_phase_err_rad) =
+        difference(t, c, |s| &s.fringe_phase_rad, |s| &s.fringe_phase_err_rad);
+    let (closure_phase_rad, closure_phase_err_rad) =
+        difference(t, c, |s| &s.closure_phase_rad, |s| &s.closure_phase_err_rad);
+    let (quad_phase_rad, quad_phase_err_rad) =
+        difference(t, c, |s| &s.quad_phase_rad, |s| &s.quad_phase_err_rad);
+    let (piston_rad, piston_err_rad) = difference(t, c, |s| &s.piston_rad, |s| &s.piston_err_rad);
     ObservableSet::from_pairs([
         (fringe_amp, fringe_amp_err),
         (fringe_phase_rad, fringe_phase_err_rad),

@@ -8,6 +8,10 @@ use super::observables::{wrap_pi, Observables, Orders};
 use crate::portable;
 use std::f64::consts::PI;
 
+/// One field of an [`ObservableSet`] (`|s| &s.vis2`): the average and normalise steps apply
+/// the same rule to several fields.
+pub type Field = fn(&ObservableSet) -> &Vec<f64>;
+
 /// Values and errors of every observable of one averaged exposure (or of an average of
 /// exposures, or a calibrated result). Phases in radians. Orders as `niriss::mask`.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
