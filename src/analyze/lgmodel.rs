@@ -92,60 +92,53 @@ impl SeparablePhase {
     }
 }
 
-/// Adds the fringe terms of one block of oversampled rows for one baseline to `acc_cos` /
-/// `acc_sin` (length m, still to be summed over column blocks). With the phase e^{i phi} = R_i
-/// C_j, the rows are first collapsed, Q_j = sum_i PB_ij R_i, and then cos = Re(Q C), sin =
-/// Im(Q C): 2 over + 4 multiply-adds per column instead of 8 over.
-#[allow(clippy::too_many_arguments)]
-fn block_row_fringes(
-    beam: &[f64],
-    m: usize,
+/// The fringe terms of one block of oversampled rows, for one baseline at one wavelength.
+struct FringeBlock<'a> {
+    /// Primary beam on the oversampled grid, m x m.
+    beam: &'a [f64],
     rows: std::ops::Range<usize>,
-    t: &SeparablePhase,
-    acc_cos: &mut [f64],
-    acc_sin: &mut [f64],
-    q_re: &mut [f64],
-    q_im: &mut [f64],
-) {
+    phase: &'a SeparablePhase,
+    /// Where the cos and sin terms accumulate, length m (still to be summed over column blocks).
+    acc_cos: &'a mut [f64],
+    acc_sin: &'a mut [f64],
+    /// Scratch, length m.
+    q_re: &'a mut [f64],
+    q_im: &'a mut [f64],
+}
+
+/// Adds the fringe terms of `b` to its accumulators. With the phase e^{i phi} = R_i C_j, the
+/// rows are first collapsed, Q_j = sum_i PB_ij R_i, and then cos = Re(Q C), sin = Im(Q C):
+/// 2 over + 4 multiply-adds per column instead of 8 over.
+fn block_row_fringes(b: FringeBlock) {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU supports the features the function is compiled for
-            unsafe { block_row_fringes_avx2(beam, m, rows, t, acc_cos, acc_sin, q_re, q_im) };
+            unsafe { block_row_fringes_avx2(b) };
             return;
         }
     }
-    block_row_fringes_generic(beam, m, rows, t, acc_cos, acc_sin, q_re, q_im)
+    block_row_fringes_generic(b)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn block_row_fringes_avx2(
-    beam: &[f64],
-    m: usize,
-    rows: std::ops::Range<usize>,
-    t: &SeparablePhase,
-    acc_cos: &mut [f64],
-    acc_sin: &mut [f64],
-    q_re: &mut [f64],
-    q_im: &mut [f64],
-) {
-    block_row_fringes_generic(beam, m, rows, t, acc_cos, acc_sin, q_re, q_im)
+unsafe fn block_row_fringes_avx2(b: FringeBlock) {
+    block_row_fringes_generic(b)
 }
 
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn block_row_fringes_generic(
-    beam: &[f64],
-    m: usize,
-    rows: std::ops::Range<usize>,
-    t: &SeparablePhase,
-    acc_cos: &mut [f64],
-    acc_sin: &mut [f64],
-    q_re: &mut [f64],
-    q_im: &mut [f64],
-) {
+fn block_row_fringes_generic(b: FringeBlock) {
+    let FringeBlock {
+        beam,
+        rows,
+        phase: t,
+        acc_cos,
+        acc_sin,
+        q_re,
+        q_im,
+    } = b;
+    let m = acc_cos.len();
     let (qr, qi) = (&mut q_re[..m], &mut q_im[..m]);
     let (cc, cs) = (&t.col_cos[..m], &t.col_sin[..m]);
     let (ac, asn) = (&mut acc_cos[..m], &mut acc_sin[..m]);
@@ -414,10 +407,16 @@ impl LgModel {
                         *a += w * p;
                     }
                 }
-                for (k, t) in tables.iter().enumerate() {
-                    let ac = &mut acc_cos[k * m..(k + 1) * m];
-                    let asn = &mut acc_sin[k * m..(k + 1) * m];
-                    block_row_fringes(beam, m, rows.clone(), t, ac, asn, &mut q_re, &mut q_im);
+                for (k, phase) in tables.iter().enumerate() {
+                    block_row_fringes(FringeBlock {
+                        beam,
+                        rows: rows.clone(),
+                        phase,
+                        acc_cos: &mut acc_cos[k * m..(k + 1) * m],
+                        acc_sin: &mut acc_sin[k * m..(k + 1) * m],
+                        q_re: &mut q_re,
+                        q_im: &mut q_im,
+                    });
                 }
             }
             // block sums over `over` columns
