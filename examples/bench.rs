@@ -37,17 +37,9 @@ fn main() {
         1e3 * cold / 5.0
     );
     for threads in [1usize, 2] {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
-        let best = (0..repeats)
-            .map(|_| {
-                let t = Instant::now();
-                pool.install(|| analyze_exposure(&e, &refs, &params, &|_, _| {}).unwrap());
-                t.elapsed().as_secs_f64()
-            })
-            .fold(f64::INFINITY, f64::min);
+        let best = best_of(repeats, threads, || {
+            analyze_exposure(&e, &refs, &params, &|_, _| {}).unwrap();
+        });
         println!(
             "| ami_analyze, one exposure (5 integrations) | {threads} | {best:.3} | {:.1} |",
             1e3 * best / 5.0
@@ -57,28 +49,33 @@ fn main() {
     let asn = Association::from_json(&asn_text, "asn.json").unwrap();
     let load = |n: &str| std::fs::read(data.join(n)).map_err(|err| Error::new(n, err.to_string()));
     for threads in [1usize, 2] {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
-        let best = (0..repeats)
-            .map(|_| {
-                let t = Instant::now();
-                pool.install(|| {
-                    run_pipeline(
-                        &asn,
-                        &load,
-                        &refs,
-                        &PipelineOptions::default(),
-                        &|_, _, _| {},
-                    )
-                });
-                t.elapsed().as_secs_f64()
-            })
-            .fold(f64::INFINITY, f64::min);
+        let best = best_of(repeats, threads, || {
+            run_pipeline(
+                &asn,
+                &load,
+                &refs,
+                &PipelineOptions::default(),
+                &|_, _, _| {},
+            );
+        });
         println!(
             "| calwebb_ami3, whole association (20 integrations) | {threads} | {best:.3} | {:.1} |",
             1e3 * best / 20.0
         );
     }
+}
+
+/// Shortest wall time (s) of `repeats` runs of `work` on a pool of `threads` threads.
+fn best_of(repeats: usize, threads: usize, work: impl Fn() + Sync) -> f64 {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
+    (0..repeats)
+        .map(|_| {
+            let t = Instant::now();
+            pool.install(&work);
+            t.elapsed().as_secs_f64()
+        })
+        .fold(f64::INFINITY, f64::min)
 }
