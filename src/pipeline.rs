@@ -143,6 +143,26 @@ pub struct MemberResult {
     pub n: usize,
 }
 
+impl MemberResult {
+    /// The bytes that carry a member result from the worker that analysed it to the one that
+    /// combines (the page). postcard writes every `f64` as its eight bytes, so NaN (with its
+    /// sign and payload) and ±Inf come back bit for bit; JSON has no NaN and wrote `null`, which
+    /// lost the combined products of every exposure with a flagged pixel.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        postcard::to_stdvec(self).expect("a member result always serialises")
+    }
+
+    /// Reads what [`MemberResult::to_bytes`] wrote; `what` names the input in the error.
+    pub fn from_bytes(bytes: &[u8], what: &str) -> Result<Self> {
+        postcard::from_bytes(bytes).map_err(|e| {
+            Error::new(
+                what,
+                format!("not a member result of this version of ami3 ({e})"),
+            )
+        })
+    }
+}
+
 fn asn_cards(asn: &Association) -> Vec<Card> {
     vec![
         Card::new(

@@ -129,28 +129,34 @@ pub fn noiseless_image(spec: &SimSpec) -> Vec<f64> {
     out
 }
 
-/// Spoils a few pixels of every integration near the star, as a real detector would: three
-/// flagged DO_NOT_USE with their values set to zero, and two unflagged hot pixels (ten times
-/// the brightest pixel) that the bad-pixel fix has to find itself.
+/// Spoils five pixels near the star, as a real detector's defects do: the same pixels in every
+/// integration, three flagged DO_NOT_USE with their values set to zero and two unflagged hot
+/// ones (ten times the integration's brightest pixel) that the bad-pixel fix has to find
+/// itself. The flagged pixels stay out of every fit, so the integration-averaged residual image
+/// is NaN there, as in real data.
 pub fn add_bad_pixels(e: &mut CalExposure, seed: u64) {
     let mut rng = Rng::new(seed ^ 0xBAD);
     let np = e.ny * e.nx;
     let (cy, cx) = (e.ny / 2, e.nx / 2);
+    // within 12 pixels of the centre
+    let pixels: Vec<usize> = (0..5)
+        .map(|_| {
+            let r = cy - 12 + (rng.uniform() * 24.0) as usize;
+            let c = cx - 12 + (rng.uniform() * 24.0) as usize;
+            r * e.nx + c
+        })
+        .collect();
     for k in 0..e.nint {
         let frame = k * np;
         let peak = e.sci[frame..frame + np]
             .iter()
             .fold(0.0f64, |m, &v| m.max(v));
-        for i in 0..5 {
-            // within 12 pixels of the centre
-            let r = cy - 12 + (rng.uniform() * 24.0) as usize;
-            let c = cx - 12 + (rng.uniform() * 24.0) as usize;
-            let p = frame + r * e.nx + c;
+        for (i, &p) in pixels.iter().enumerate() {
             if i < 3 {
-                e.sci[p] = 0.0;
-                e.dq[p] |= crate::products::exposure::DO_NOT_USE;
+                e.sci[frame + p] = 0.0;
+                e.dq[frame + p] |= crate::products::exposure::DO_NOT_USE;
             } else {
-                e.sci[p] = 10.0 * peak;
+                e.sci[frame + p] = 10.0 * peak;
             }
         }
     }

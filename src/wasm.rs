@@ -172,8 +172,10 @@ fn member_view(r: &MemberResult) -> MemberView {
     }
 }
 
-/// Analyses one ASN member. Returns `{products: [{name, bytes}], result: <opaque JSON string
-/// for combine>, view: {...}}`. `progress(done, total)` is called per integration.
+/// Analyses one ASN member. Returns `{products: [{name, bytes}], result: Uint8Array, view:
+/// {...}}`: `result` is opaque, for `combine_js` (the bit-exact encoding of
+/// `MemberResult::to_bytes`; pass it as it is, a copy or a transfer). `progress(done, total)` is
+/// called per integration.
 #[wasm_bindgen]
 #[allow(clippy::too_many_arguments)]
 pub fn analyze_member_js(
@@ -219,16 +221,16 @@ pub fn analyze_member_js(
         report.call(d, t)
     })
     .map_err(js_err)?;
-    let json = serde_json::to_string(&result).map_err(|e| JsError::new(&e.to_string()))?;
     #[derive(Serialize)]
     struct Out<'a> {
         products: Vec<JsProduct<'a>>,
-        result: String,
+        #[serde(with = "serde_bytes_as_array")]
+        result: &'a [u8],
         view: MemberView,
     }
     to_js(&Out {
         products: products_js(&products),
-        result: json,
+        result: &result.to_bytes(),
         view: member_view(&result),
     })
 }
@@ -261,13 +263,13 @@ impl<'a> AssertSync<'a> {
 // SAFETY: `call` only touches the callback from the thread that created it.
 unsafe impl Sync for AssertSync<'_> {}
 
-/// Combines member results (the `result` strings of `analyze_member_js`): averages and the
+/// Combines member results (the `result` byte arrays of `analyze_member_js`): averages and the
 /// calibrated product. Returns `{products, messages, calibrated_cp_deg, science, psf}`.
 #[wasm_bindgen]
 pub fn combine_js(
     asn_json: &str,
     asn_name: &str,
-    results: Vec<String>,
+    results: Vec<js_sys::Uint8Array>,
     options: JsValue,
 ) -> Result<JsValue, JsError> {
     let asn = Association::from_json(asn_json, asn_name).map_err(js_err)?;
@@ -280,10 +282,12 @@ pub fn combine_js(
         oifits: o.oifits.unwrap_or(true),
         ..Default::default()
     };
-    let mut members: Vec<MemberResult> = Vec::new();
-    for r in &results {
-        members.push(serde_json::from_str(r).map_err(|e| JsError::new(&e.to_string()))?);
-    }
+    let mut members = results
+        .iter()
+        .enumerate()
+        .map(|(i, r)| MemberResult::from_bytes(&r.to_vec(), &format!("member result {}", i + 1)))
+        .collect::<Result<Vec<_>, Error>>()
+        .map_err(js_err)?;
     // keep ASN order whatever order the workers finished in
     members.sort_by_key(|m| {
         asn.members

@@ -258,7 +258,7 @@ fn max_cp_difference_deg(a: &ExposureAnalysis, b: &ExposureAnalysis) -> f64 {
 #[test]
 fn the_bad_pixel_fix_repairs_the_demos_flagged_and_hot_pixels() {
     // the demo's kind of spoilt pixels (ami3 demo, the page's Demo button): 3 flagged and zeroed,
-    // 2 unflagged hot ones per integration, within 12 pixels of the star
+    // 2 unflagged hot ones, the same pixels in every integration, within 12 pixels of the star
     let spec = SimSpec {
         nint: 2,
         ny: 80,

@@ -4,6 +4,7 @@
 //! arrays, the progress callback and thrown errors.
 #![cfg(target_arch = "wasm32")]
 
+use ami3::pipeline::MemberResult;
 use ami3::wasm::{analyze_member_js, combine_js, demo_files_js};
 use js_sys::{Array, Function, Object, Reflect, Uint8Array};
 use wasm_bindgen::JsValue;
@@ -138,9 +139,10 @@ fn analyze_member_js_gives_products_a_view_and_progress() {
     for p in Array::from(&get(&out, "products")).iter() {
         assert_eq!(Uint8Array::new(&get(&p, "bytes")).length() % 2880, 0);
     }
+    let result = Uint8Array::new(&get(&out, "result")).to_vec();
     assert!(
-        string(&out, "result").starts_with('{'),
-        "result is a JSON string"
+        MemberResult::from_bytes(&result, "result").is_ok(),
+        "result is the member result's bytes"
     );
 
     let view = get(&out, "view");
@@ -164,9 +166,9 @@ fn analyze_member_js_gives_products_a_view_and_progress() {
 fn combine_js_of_the_demo_calibrates_35_nonzero_closure_phases_and_honours_options() {
     let files = demo_files();
     let asn = std::str::from_utf8(&files[0].1).unwrap().to_string();
-    let results: Vec<String> = demo_members(&asn)
+    let results: Vec<Uint8Array> = demo_members(&asn)
         .iter()
-        .map(|(name, role)| string(&analyze(&files, name, role), "result"))
+        .map(|(name, role)| Uint8Array::new(&get(&analyze(&files, name, role), "result")))
         .collect();
     let _ = recorded_progress();
     let out = combine_js(&asn, &files[0].0, results.clone(), Object::new().into())
@@ -259,4 +261,67 @@ fn page_options_are_strings_and_bad_ones_are_reported() {
     .expect_err("an even oversample is rejected");
     let message = format!("{:?}", JsValue::from(err));
     assert!(message.contains("oversample"), "{message}");
+}
+
+/// The browser's structured clone (what `postMessage` does to a message between workers).
+fn structured_clone(v: &JsValue) -> JsValue {
+    let clone = Function::from(get(&js_sys::global(), "structuredClone"));
+    clone.call1(&JsValue::NULL, v).expect("structuredClone")
+}
+
+#[wasm_bindgen_test]
+fn member_results_with_nan_and_infinities_cross_workers_bit_exact_and_combine() {
+    let files = demo_files();
+    let asn = std::str::from_utf8(&files[0].1).unwrap().to_string();
+    let specials = [f64::NAN, -f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -0.0];
+    let mut received = Vec::new();
+    for (name, role) in demo_members(&asn) {
+        let out = analyze(&files, &name, &role);
+        let mut r =
+            MemberResult::from_bytes(&Uint8Array::new(&get(&out, "result")).to_vec(), &name)
+                .expect("the page's result decodes");
+        // what a flagged pixel leaves in the residual image, and worse
+        for (k, x) in specials.iter().enumerate() {
+            r.lg.resid[k] = *x;
+        }
+        let bytes = r.to_bytes();
+        // as the page moves it: worker -> page -> combining worker, two structured clones
+        let js = structured_clone(&structured_clone(
+            &Uint8Array::from(bytes.as_slice()).into(),
+        ));
+        let back = Uint8Array::new(&js).to_vec();
+        assert_eq!(back, bytes, "{name}: the bytes arrive unchanged");
+        let decoded = MemberResult::from_bytes(&back, &name).unwrap();
+        let got: Vec<u64> = decoded.lg.resid[..5].iter().map(|x| x.to_bits()).collect();
+        let want: Vec<u64> = specials.iter().map(|x| x.to_bits()).collect();
+        assert_eq!(got, want, "{name}: NaN and infinities keep their bits");
+        received.push(Uint8Array::new(&js));
+    }
+    let _ = recorded_progress();
+    let out = combine_js(&asn, &files[0].0, received, Object::new().into())
+        .unwrap_or_else(|e| panic!("combine_js failed: {:?}", JsValue::from(e)));
+    let names: Vec<String> = Array::from(&get(&out, "products"))
+        .iter()
+        .map(|p| string(&p, "name"))
+        .collect();
+    assert!(
+        names.iter().any(|n| n.ends_with("_aminorm-oi.fits")),
+        "the calibrated product is made: {names:?}"
+    );
+    assert_eq!(numbers(&get(&out, "calibrated_cp_deg")).len(), 35);
+}
+
+#[wasm_bindgen_test]
+fn combine_js_names_a_damaged_member_result() {
+    let files = demo_files();
+    let asn = std::str::from_utf8(&files[0].1).unwrap();
+    let err = combine_js(
+        asn,
+        &files[0].0,
+        vec![Uint8Array::from(&b"not a result"[..])],
+        Object::new().into(),
+    )
+    .expect_err("damaged bytes are rejected");
+    let message = format!("{:?}", JsValue::from(err));
+    assert!(message.contains("member result 1"), "{message}");
 }

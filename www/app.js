@@ -493,11 +493,20 @@ async function reduce(run) {
     return;
   }
   mark('exposuresDoneMs');
-  const combined = await run.pool.run({ type: 'combine', asnJson, asnName, results: reduced, options });
+  let combined = null;
+  try {
+    combined = await run.pool.run({ type: 'combine', asnJson, asnName, results: reduced, options });
+  } catch (err) {
+    if (run.cancelled) return;
+    note(`Combining the exposures (ami_average, ami_normalize) failed: ${err.message ?? err}. ` +
+      'The exposure products above are still available.', true);
+  }
   mark('combinedMs');
   if (run.cancelled) return;
-  showCombined(combined);
-  addProducts(combined.products, members.length);
+  if (combined) {
+    showCombined(combined);
+    addProducts(combined.products, members.length);
+  }
   finishDownloads(productName);
 }
 

@@ -3,6 +3,7 @@
 // bytes between the page and the library; every number is computed in Rust.
 //
 // Messages in:  {type: 'init', threads, module?} then   {type: 'analyze' | 'combine' | 'demo', id, ...}
+//               (combine's `results` are the Uint8Array `result`s of analyze jobs)
 // Messages out: {type: 'ready', build, threads, note} once, then per job {type: 'started', id},
 //               {type: 'progress', id, done, total}*  and  {type: 'done', id, value, ms}
 //               or {type: 'failed', id, message, fatal}.
@@ -36,16 +37,18 @@ async function load(threads, module) {
   return { mod: await loadPlain(module), build: 'plain', threads: 1, note: '' };
 }
 
-// The buffers of the product bytes, so they move to the page without a copy (only plain
-// ArrayBuffers that each hold one product: never a view of the wasm memory).
-function transferables(products) {
+// The buffers of byte arrays, so they move to the page without a copy (only plain ArrayBuffers
+// that each hold one array: never a view of the wasm memory).
+function transferables(arrays) {
   const out = new Set();
-  for (const p of products ?? []) {
-    const b = p.bytes?.buffer;
-    if (b instanceof ArrayBuffer && b.byteLength === p.bytes.byteLength) out.add(b);
+  for (const a of arrays) {
+    const b = a?.buffer;
+    if (b instanceof ArrayBuffer && b.byteLength === a.byteLength) out.add(b);
   }
   return [...out];
 }
+
+const productBytes = (products) => (products ?? []).map((p) => p.bytes);
 
 function run(msg) {
   switch (msg.type) {
@@ -54,15 +57,16 @@ function run(msg) {
       const out = lib.analyze_member_js(
         msg.bytes, msg.expname, msg.role, msg.asnJson, msg.asnName, msg.options,
         msg.throughput, msg.nrm, msg.affine, progress);
-      return [out, transferables(out.products)];
+      // out.result: the member result as bytes (bit-exact, NaN and ±Inf included), for combine
+      return [out, transferables([...productBytes(out.products), out.result])];
     }
     case 'combine': {
       const out = lib.combine_js(msg.asnJson, msg.asnName, msg.results, msg.options);
-      return [out, transferables(out.products)];
+      return [out, transferables(productBytes(out.products))];
     }
     case 'demo': {
       const files = lib.demo_files_js();
-      return [files, transferables(files)];
+      return [files, transferables(productBytes(files))];
     }
     default:
       throw new Error(`unknown job type ${msg.type}`);

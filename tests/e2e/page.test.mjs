@@ -7,7 +7,9 @@
 // every target: src/portable.rs). The plain build must give the same bytes with and without
 // cross-origin isolation, and so must the threaded build. The demo must give non-zero
 // calibrated closure phases, a missing exposure must be an error in the page while the others
-// go on, and no test may log a console error.
+// go on, and no test may log a console error. Real flight data (../shared/data/abdor-1093/f480m)
+// and a simulated association with flagged pixels (NaN in the residual images) must give every
+// product too, in every build and with or without isolation.
 //
 // Run by scripts/test.sh (stage e2e), which builds www/ and serves it twice:
 //   AMI3_E2E_URL (COOP/COEP sent) and AMI3_E2E_URL_NO_ISOLATION (not sent).
@@ -154,17 +156,33 @@ function assertSameBytes(a, b, what) {
   for (const [name, bytes] of a) assertSameFile(name, bytes, b.get(name), what);
 }
 
-async function reduceSharedData(url) {
+/**
+ * Chooses `files` (paths) on the page at `url`, waits until it is done and checks that no
+ * exposure failed, that no error is shown, and that it offers `expected`'s products, each
+ * byte-identical (checkDownloads).
+ */
+async function reduceAndCompare(url, files, expected) {
   const { page, context, errors } = await openPage(url);
-  await page.setInputFiles('#file-input', INPUTS.map((f) => path.join(DATA, f)));
+  await page.setInputFiles('#file-input', files);
   const state = await waitDone(page);
   assert.deepEqual(state.members.filter((m) => m.error), [], 'no exposure failed');
   assert.equal(state.members.length, 4);
-  const products = await checkDownloads(page, native);
+  assert.deepEqual(await page.locator('#messages li.error').allTextContents(), [], 'no error shown');
+  const products = await checkDownloads(page, expected);
   assert.deepEqual(errors, [], 'no console errors');
   await context.close();
   return { state, products };
 }
+
+const reduceSharedData = (url) => reduceAndCompare(url, INPUTS.map((f) => path.join(DATA, f)), native);
+
+// The page set-ups every association must give the same bytes in: plain build with isolation,
+// threaded build (or its fallback when nightly is missing), plain build without isolation.
+const SETUPS = [
+  ['isolated, plain build', 'isolated', ''],
+  ['isolated, threaded build (1 worker, 2 threads)', 'isolated', '?workers=1&threads=2'],
+  ['not isolated, plain build', 'plain', '?threads=2'],
+];
 
 // ---- setup ------------------------------------------------------------------------------------
 
@@ -338,3 +356,47 @@ test('demo: calibrated closure phases are not zero, products as ami3 demo + ami3
   assert.deepEqual(errors, [], 'no console errors');
   await context.close();
 });
+
+// Real flight data: every exposure has ~450 flagged pixels, so its residual image holds NaN
+// (which JSON could not carry between workers: the calibrated products were lost).
+const ABDOR = path.resolve(ROOT, '../shared/data/abdor-1093/f480m');
+const ABDOR_INPUTS = [
+  ...['asn.json', 'jw01093012001_03102_00001_nis_cal.fits', 'jw01093013001_03102_00001_nis_cal.fits',
+    'jw01093015001_03102_00001_nis_cal.fits', 'jw01093016001_03102_00001_nis_cal.fits',
+    'throughput_f480m.fits'].map((f) => path.join(ABDOR, f)),
+  path.join(DATA, 'nrm.fits'),
+];
+let abdorNative;
+for (const [label, server, query] of SETUPS) {
+  test(`real data (AB Dor, F480M, flagged pixels), ${label}: every product of ami3 run, byte for byte`, { timeout: TIMEOUT_MS }, async () => {
+    if (!abdorNative) {
+      const out = path.join(tmp, 'abdor-native');
+      fs.mkdirSync(out);
+      const r = ami3(['run', path.join(ABDOR, 'asn.json'), '--out', out,
+        '--throughput', path.join(ABDOR, 'throughput_f480m.fits'), '--nrm', path.join(DATA, 'nrm.fits')]);
+      assert.equal(r.status, 0, r.stderr);
+      abdorNative = readDir(out);
+      assert.ok([...abdorNative.keys()].some((n) => n.endsWith('_aminorm-oi.fits')), [...abdorNative.keys()].join(', '));
+      assert.equal(abdorNative.size, 10, [...abdorNative.keys()].join(', '));
+    }
+    const { state } = await reduceAndCompare(new URL(query, urls[server]).href, ABDOR_INPUTS, abdorNative);
+    assert.equal(state.calibrated_cp_deg.length, 35);
+  });
+}
+
+// A simulated association with flagged pixels (ami3 demo: the same three flagged pixels in
+// every integration, so the averaged residual images hold NaN), chosen as files.
+let flaggedDemo;
+for (const [label, server, query] of SETUPS) {
+  test(`simulated association with flagged pixels, ${label}: every product of ami3 run, byte for byte`, { timeout: TIMEOUT_MS }, async () => {
+    if (!flaggedDemo) {
+      const dir = path.join(tmp, 'flagged-demo');
+      const out = path.join(tmp, 'flagged-demo-native');
+      fs.mkdirSync(out);
+      ami3(['demo', '--out', dir]);
+      flaggedDemo = { files: fs.readdirSync(dir).map((f) => path.join(dir, f)), expected: runNative(path.join(dir, 'demo_asn.json'), out, [], false) };
+      assert.ok([...flaggedDemo.expected.keys()].some((n) => n.endsWith('_aminorm-oi.fits')));
+    }
+    await reduceAndCompare(new URL(query, urls[server]).href, flaggedDemo.files, flaggedDemo.expected);
+  });
+}
