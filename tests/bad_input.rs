@@ -71,6 +71,26 @@ fn wrong_exp_type_is_an_error() {
 }
 
 #[test]
+fn a_filter_without_a_built_in_curve_needs_a_throughput_file() {
+    let bytes = modified(|h| h[0].header.set("FILTER", Value::Str("F444W".into()), None));
+    let name = "f444w_calints.fits";
+    let params = AnalyzeParams {
+        firstfew: Some(1),
+        ..AnalyzeParams::default()
+    };
+    let no_throughput = ami3::analyze::exposure::References {
+        throughput: None,
+        ..references()
+    };
+    let e = analyze_bytes(&bytes, name, &no_throughput, &params, &|_, _| {}).unwrap_err();
+    let msg = e.to_string();
+    assert!(msg.contains(name) && msg.contains("F444W"), "{msg}");
+    assert!(msg.contains("give a THROUGHPUT file"), "{msg}");
+    // with a throughput file the same exposure is reduced
+    assert!(analyze_bytes(&bytes, name, &references(), &params, &|_, _| {}).is_ok());
+}
+
+#[test]
 fn missing_sci_is_an_error() {
     let bytes = modified(|h| h.retain(|x| x.extname() != Some("SCI")));
     let msg = analyze_err(&bytes, "nosci_calints.fits");

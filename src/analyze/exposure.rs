@@ -188,7 +188,8 @@ pub fn analyze_exposure(
             let (wl, th) = crate::niriss::throughput::builtin_throughput(&filter)
                 .map_err(|e| fail(e.problem))?;
             notes.push(format!(
-                "no throughput reference file: using the built-in {filter} curve"
+                "no throughput reference file: using the built-in {filter} curve ({})",
+                crate::niriss::throughput::BUILTIN_CURVE_SOURCE
             ));
             bandpass::from_throughput(&wl, &th).map_err(fail)?
         }

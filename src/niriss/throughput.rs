@@ -1,40 +1,64 @@
-//! Built-in filter throughput curves for when no THROUGHPUT reference file is given.
-//! Provenance: these are synthetic, not measured curves: a flat top between each filter's
-//! published half-power wavelengths (`niriss::filters`, from the jwst bad-pixel code constants)
-//! with raised-cosine edges 2 % of the pivot wide, sampled every 2 Angstrom. They give the right
-//! centre wavelength and bandwidth to about 1 %; for science, pass the CRDS THROUGHPUT file.
+//! Built-in filter throughput curves, used when no THROUGHPUT reference file is given: the real
+//! NIRISS curves of F277W, F380M, F430M and F480M.
+//!
+//! Provenance: `curves/f*.txt` are verbatim rows of `mirage/config/f*_niriss_throughput1.txt`
+//! from the PyPI package mirage 2.5.0 (STScI's JWST simulator; BSD-3-Clause, copyright AURA,
+//! `curves/LICENSE-mirage.txt`): whole-system curves sampled every 1 nm. Each file keeps only
+//! the rows where the throughput exceeds 1 %, plus one row on each side: jwst builds the bandpass
+//! from exactly that span (upstream.md §5.6, `analyze::bandpass`), so the rest of the curve
+//! cannot change it. The values are read as the CRDS-layout THROUGHPUT files hold them (float32
+//! of the decimal text, wavelength in Angstrom), so the bandpass equals the one from a THROUGHPUT
+//! file made from the same curve, bit for bit (tests/builtin_curves.rs). This module only turns
+//! the text into numbers; it reads no files at run time.
 
 use super::filters::filter_by_name;
 use crate::error::{Error, Result};
-use crate::portable;
-use std::f64::consts::PI;
+
+/// The curve files, by filter name.
+const CURVES: [(&str, &str); 4] = [
+    ("F277W", include_str!("curves/f277w.txt")),
+    ("F380M", include_str!("curves/f380m.txt")),
+    ("F430M", include_str!("curves/f430m.txt")),
+    ("F480M", include_str!("curves/f480m.txt")),
+];
+
+/// Where the built-in curves come from, for messages and product headers.
+pub const BUILTIN_CURVE_SOURCE: &str = "NIRISS throughput of mirage 2.5.0, BSD-3-Clause";
 
 /// (wavelength in Angstrom, throughput) of the built-in curve of an AMI filter.
 pub fn builtin_throughput(filter: &str) -> Result<(Vec<f32>, Vec<f32>)> {
-    let f = filter_by_name(filter).map_err(|_| {
+    let no_curve = || {
         Error::new(
             "FILTER keyword",
             format!("no built-in throughput for filter '{filter}'; give a THROUGHPUT file"),
         )
-    })?;
-    let (lo, hi) = (f.half_power_um.0 * 1e4, f.half_power_um.1 * 1e4);
-    let edge = 0.02 * f.pivot_um * 1e4;
-    let (start, stop) = (lo - edge, hi + edge);
-    let count = ((stop - start) / 2.0).ceil() as usize + 1;
-    let mut wl = Vec::with_capacity(count);
-    let mut th = Vec::with_capacity(count);
-    for i in 0..count {
-        let w = start + 2.0 * i as f64;
-        // 0.5 at the half-power points, rising over `edge` on each side
-        let ramp = |d: f64| {
-            let t = (d / edge).clamp(-0.5, 0.5);
-            0.5 + 0.5 * portable::sin(PI * t)
-        };
-        let v = ramp(w - lo).min(ramp(hi - w));
-        wl.push(w as f32);
-        th.push(v as f32);
+    };
+    let name = filter_by_name(filter).map_err(|_| no_curve())?.name;
+    let text = CURVES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .ok_or_else(no_curve)?
+        .1;
+    Ok(parse_curve(text))
+}
+
+/// Rows `wavelength_um throughput` (lines starting with `#` are comments). As the THROUGHPUT
+/// files are made (numpy: float64 of the text, Angstrom = µm × 1e4, then float32), so that the
+/// float32 values are the same.
+fn parse_curve(text: &str) -> (Vec<f32>, Vec<f32>) {
+    let mut wavelength_angstrom = Vec::new();
+    let mut throughput = Vec::new();
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let mut cols = line.split_whitespace().map(|v| {
+            v.parse::<f64>()
+                .expect("the built-in curve tables are numbers (tested)")
+        });
+        if let (Some(um), Some(t)) = (cols.next(), cols.next()) {
+            wavelength_angstrom.push((um * 1e4) as f32);
+            throughput.push(t as f32);
+        }
     }
-    Ok((wl, th))
+    (wavelength_angstrom, throughput)
 }
 
 #[cfg(test)]
@@ -42,15 +66,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn curve_is_half_at_the_half_power_points() {
-        let (wl, th) = builtin_throughput("F480M").unwrap();
-        let at = |w: f32| {
-            let i = wl.iter().position(|&x| x >= w).unwrap();
-            th[i]
-        };
-        assert!((at(46690.0) - 0.5).abs() < 0.02);
-        assert!((at(49710.0) - 0.5).abs() < 0.02);
-        assert!((at(48170.0) - 1.0).abs() < 1e-6);
-        assert!(builtin_throughput("F999X").is_err());
+    fn every_ami_filter_has_a_curve_that_peaks_inside_its_half_power_points() {
+        for f in ["F277W", "F380M", "F430M", "F480M"] {
+            let (wl, th) = builtin_throughput(f).unwrap();
+            assert_eq!(wl.len(), th.len());
+            assert!(wl.windows(2).all(|w| w[1] > w[0]), "{f}: increasing");
+            let peak = (0..th.len())
+                .max_by(|&a, &b| th[a].total_cmp(&th[b]))
+                .unwrap();
+            let (lo, hi) = filter_by_name(f).unwrap().half_power_um;
+            let peak_um = wl[peak] as f64 / 1e4;
+            assert!(lo < peak_um && peak_um < hi, "{f}: peak at {peak_um} µm");
+            // one row at or below 1 % on each side, all above 1 % within
+            assert!(th[0] <= 0.01 && th[th.len() - 1] <= 0.01, "{f}: ends");
+            assert!(th[1] > 0.01 && th[th.len() - 2] > 0.01, "{f}: span");
+        }
+    }
+
+    #[test]
+    fn unknown_and_non_ami_filters_have_no_curve() {
+        for f in ["F999X", "F444W", "CLEAR"] {
+            let e = builtin_throughput(f).unwrap_err();
+            assert!(e.problem.contains("give a THROUGHPUT file"), "{e}");
+        }
+        assert!(builtin_throughput("f480m").is_ok(), "names are case-blind");
     }
 }
