@@ -89,14 +89,18 @@ impl Association {
             .next()
             .unwrap_or(file_name)
             .to_string();
+        let asn_id = v
+            .get("asn_id")
+            .and_then(|x| x.as_str())
+            .unwrap_or("a0000")
+            .trim()
+            .to_string();
+        // both become parts of output file names (ami3.md §2): they must stay plain names
+        plain_name(&product_name, "products[0].name", file_name)?;
+        plain_name(&asn_id, "asn_id", file_name)?;
         Ok(Association {
             table_name: base,
-            asn_id: v
-                .get("asn_id")
-                .and_then(|x| x.as_str())
-                .unwrap_or("a0000")
-                .trim()
-                .to_string(),
+            asn_id,
             asn_pool: v
                 .get("asn_pool")
                 .and_then(|x| x.as_str())
@@ -106,6 +110,33 @@ impl Association {
             product_name,
             members: out,
         })
+    }
+}
+
+/// Checks that `name` (the `field` of association `asn_file`) can be part of a file name inside the output folder:
+/// not empty, no path separator, no `..`, no control character. Product names are built from it,
+/// so a hostile association cannot write outside `--out` or fail halfway through the writes.
+pub fn plain_name(name: &str, field: &str, asn_file: &str) -> Result<()> {
+    let problem = if name.is_empty() {
+        Some("is empty")
+    } else if name.contains(['/', '\\']) {
+        Some("contains a path separator")
+    } else if name.contains("..") {
+        Some("contains '..'")
+    } else if name.chars().any(char::is_control) {
+        Some("contains a control character")
+    } else if name.contains(':') {
+        // a drive letter or an NTFS stream on Windows
+        Some("contains ':'")
+    } else {
+        None
+    };
+    match problem {
+        Some(p) => Err(Error::new(
+            asn_file,
+            format!("{field} {name:?} {p}: it names output files, which must stay inside the output folder"),
+        )),
+        None => Ok(()),
     }
 }
 

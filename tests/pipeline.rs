@@ -340,3 +340,66 @@ fn association_without_science_members_is_an_error() {
     let e = Association::from_json("{not json", "broken_asn.json").unwrap_err();
     assert!(e.to_string().contains("broken_asn.json"));
 }
+
+#[test]
+fn product_names_and_ids_that_would_leave_the_output_folder_are_refused_by_name() {
+    let hostile = [
+        ("../x", "a3001"),
+        ("/tmp/ami3-escape", "a3001"),
+        ("..\\x", "a3001"),
+        ("sub/x", "a3001"),
+        ("x\u{7}", "a3001"),
+        ("C:x", "a3001"),
+        (PRODUCT, "a3/001"),
+        (PRODUCT, ".."),
+        (PRODUCT, "a\n1"),
+    ];
+    for (product, id) in hostile {
+        let text = serde_json::json!({"asn_id": id, "products": [{"name": product,
+            "members": [{"expname": SCI[0], "exptype": "science"}]}]})
+        .to_string();
+        let e = Association::from_json(&text, "hostile_asn.json").unwrap_err();
+        assert_eq!(e.file, "hostile_asn.json", "{product:?} {id:?}");
+        assert!(
+            e.problem.contains("inside the output folder"),
+            "{product:?} {id:?}: {}",
+            e.problem
+        );
+    }
+    // ordinary names pass
+    let text = serde_json::json!({"asn_id": "a3001", "products": [{"name": "jw01093-a3001_t001_niriss_f480m-nrm",
+        "members": [{"expname": SCI[0], "exptype": "science"}]}]})
+    .to_string();
+    assert!(Association::from_json(&text, "asn.json").is_ok());
+}
+
+#[test]
+fn ami3_run_with_a_hostile_product_name_writes_nothing_and_names_the_association() {
+    let tmp = std::env::temp_dir().join(format!("ami3-hostile-{}", std::process::id()));
+    let out = tmp.join("out");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let asn = tmp.join("asn.json");
+    let text = serde_json::json!({"asn_id": "a3001", "products": [{"name": "../escaped",
+        "members": [{"expname": data_dir().join(SCI[0]), "exptype": "science"}]}]});
+    std::fs::write(&asn, text.to_string()).unwrap();
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_ami3"))
+        .args(["run", asn.to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(!run.status.success());
+    assert!(
+        stderr.contains("asn.json") && stderr.contains("../escaped"),
+        "{stderr}"
+    );
+    let written: Vec<_> = std::fs::read_dir(&tmp)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        written,
+        vec![std::ffi::OsString::from("asn.json")],
+        "nothing else was written"
+    );
+    std::fs::remove_dir_all(&tmp).unwrap();
+}

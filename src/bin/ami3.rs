@@ -20,7 +20,15 @@ fn read_file(path: &str) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| Error::new(path, format!("cannot read: {e}")))
 }
 
+/// Writes product `name` into `dir`; a name that is not a plain file name is refused (the
+/// library checks the names it builds; this keeps every write inside `--out` whatever the names).
 fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf> {
+    if Path::new(name).file_name().and_then(|n| n.to_str()) != Some(name) {
+        return Err(Error::new(
+            name,
+            "not a plain file name: refused to write outside the output folder",
+        ));
+    }
     let path = dir.join(name);
     std::fs::write(&path, bytes)
         .map_err(|e| Error::new(path.display().to_string(), format!("cannot write: {e}")))?;
