@@ -14,7 +14,8 @@ use crate::niriss::mask::MaskGeometry;
 use crate::normalize::normalize;
 use crate::products::amilg::AmiLg;
 use crate::products::oifits::{OiData, OiMeta, OiProduct};
-use crate::steps::{analyze, lg_primary, ProductFile};
+use crate::products::registry::{primary_cards, product_name, FitSummary, ProductKind, Provenance};
+use crate::steps::{analyze, fit_summary, lg_primary, ProductFile};
 
 /// Member role in the association.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -194,61 +195,56 @@ impl MemberResult {
     }
 }
 
-fn asn_cards(asn: &Association) -> Vec<Card> {
-    vec![
-        Card::new(
-            "ASNPOOL",
-            asn.asn_pool.as_str(),
-            Some("name of the ASN pool"),
-        ),
-        Card::new(
-            "ASNTABLE",
-            asn.table_name.as_str(),
-            Some("name of the ASN table"),
-        ),
-    ]
+impl Association {
+    /// The provenance of this association's products (`ASNPOOL`, `ASNTABLE`), with the fit of
+    /// one exposure (member products) or none (combined products) and the step's own cards.
+    fn provenance(&self, fit: Option<FitSummary>, step: Vec<Card>) -> Provenance {
+        Provenance {
+            association: Some((self.asn_pool.clone(), self.table_name.clone())),
+            fit,
+            step,
+        }
+    }
 }
 
-fn status_cards(keys: &[&str]) -> Vec<Card> {
-    keys.iter()
-        .map(|k| Card::new(k, "COMPLETE", Some("step status")))
-        .collect()
-}
-
-fn oi_bytes(
+/// An averaged OIFITS product (`_ami-oi`, `_psf-ami-oi`, `_aminorm-oi`).
+fn oi_file(
+    stem: &str,
+    kind: ProductKind,
+    provenance: &Provenance,
+    member: &MemberResult,
     meta: &OiMeta,
-    geometry: &MaskGeometry,
-    affine: &Affine2d,
     set: &ObservableSet,
-    extra: Vec<Card>,
     calibrator: Option<&ObservableSet>,
-) -> Vec<u8> {
-    let mut cards = extra;
-    cards.push(Card::new(
-        "DATAMODL",
-        "AmiOIModel",
-        Some("type of data model"),
-    ));
+) -> ProductFile {
     let p = OiProduct {
         meta,
-        geometry,
-        affine,
+        geometry: &member.geometry,
+        affine: &member.affine,
         data: OiData::Averaged(set),
-        extra_primary: cards,
+        extra_primary: primary_cards(kind, provenance),
         calibrator_pistons: calibrator
             .map(|c| (c.piston_rad.as_slice(), c.piston_err_rad.as_slice())),
     };
-    write_fits(&p.to_hdus())
+    ProductFile {
+        name: product_name(stem, kind),
+        bytes: write_fits(&p.to_hdus()),
+    }
 }
 
-fn lg_bytes(lg: &AmiLg, input_primary: &Header, extra: Vec<Card>) -> Vec<u8> {
-    let mut cards = extra;
-    cards.push(Card::new(
-        "DATAMODL",
-        "AmiLgModel",
-        Some("type of data model"),
-    ));
-    write_fits(&lg.to_hdus(lg_primary(input_primary, &cards)))
+/// An AmiLg-model product (`_ami`, `_amiavg`, `_psf-amiavg`, `_aminorm`).
+fn lg_file(
+    stem: &str,
+    kind: ProductKind,
+    provenance: &Provenance,
+    lg: &AmiLg,
+    input_primary: &Header,
+) -> ProductFile {
+    let cards = primary_cards(kind, provenance);
+    ProductFile {
+        name: product_name(stem, kind),
+        bytes: write_fits(&lg.to_hdus(lg_primary(input_primary, &cards))),
+    }
 }
 
 /// Analyses one member and writes its exposure-level products (`_ami`, and with `oifits`
@@ -264,35 +260,9 @@ pub fn analyze_member(
     let exposure = crate::products::exposure::CalExposure::from_bytes(bytes, &member.expname)?;
     let analyzed = analyze(exposure, refs, &options.analyze, progress)?;
     let an = &analyzed.analysis;
-    let lg = AmiLg::from_analysis(an);
-    let root = format!("{}_{}", an.root, asn.asn_id);
-    let mut extra = asn_cards(asn);
-    extra.extend(status_cards(&["S_AMIANA"]));
-    let mut products = vec![ProductFile {
-        name: format!("{root}_ami.fits"),
-        bytes: lg_bytes(&lg, &analyzed.exposure.primary, extra.clone()),
-    }];
-    if options.oifits {
-        let suffix = if member.role == Role::Psf {
-            "psf-ami-oi"
-        } else {
-            "ami-oi"
-        };
-        products.push(ProductFile {
-            name: format!("{root}_{suffix}.fits"),
-            bytes: oi_bytes(
-                &analyzed.meta,
-                &an.geometry,
-                &an.affine,
-                &an.average,
-                extra,
-                None,
-            ),
-        });
-    }
     let result = MemberResult {
         member: member.clone(),
-        lg,
+        lg: AmiLg::from_analysis(an),
         meta: analyzed.meta.clone(),
         geometry: an.geometry.clone(),
         affine: an.affine,
@@ -300,6 +270,30 @@ pub fn analyze_member(
         nint: an.integrations.len(),
         n: an.n,
     };
+    let stem = format!("{}_{}", an.root, asn.asn_id);
+    let provenance = asn.provenance(Some(fit_summary(an)), Vec::new());
+    let mut products = vec![lg_file(
+        &stem,
+        ProductKind::Ami,
+        &provenance,
+        &result.lg,
+        &analyzed.exposure.primary,
+    )];
+    if options.oifits {
+        let kind = match member.role {
+            Role::Psf => ProductKind::PsfAmiOi,
+            Role::Science => ProductKind::AmiOi,
+        };
+        products.push(oi_file(
+            &stem,
+            kind,
+            &provenance,
+            &result,
+            &analyzed.meta,
+            &an.average,
+            None,
+        ));
+    }
     Ok((result, products))
 }
 
@@ -339,24 +333,29 @@ pub fn combine(asn: &Association, results: &[MemberResult], options: &PipelineOp
     let lgs = |group: &[&MemberResult]| group.iter().map(|r| r.lg.clone()).collect::<Vec<_>>();
     let sci_avg = average(&lgs(&science));
     let first = science[0];
-    let mut cards = asn_cards(asn);
-    cards.extend(status_cards(&["S_AMIANA", "S_AMIAVG"]));
     let product = &asn.product_name;
+    let averaged = asn.provenance(None, Vec::new());
     let psf_avg = if psf.is_empty() {
         None
     } else {
         Some(average(&lgs(&psf)))
     };
     if options.save_averages {
-        out.products.push(ProductFile {
-            name: format!("{product}_amiavg.fits"),
-            bytes: lg_bytes(&sci_avg, &first.meta.input_primary, cards.clone()),
-        });
+        out.products.push(lg_file(
+            product,
+            ProductKind::AmiAvg,
+            &averaged,
+            &sci_avg,
+            &first.meta.input_primary,
+        ));
         if let (Some(p), Some(pm)) = (&psf_avg, psf.first()) {
-            out.products.push(ProductFile {
-                name: format!("{product}_psf-amiavg.fits"),
-                bytes: lg_bytes(p, &pm.meta.input_primary, cards.clone()),
-            });
+            out.products.push(lg_file(
+                product,
+                ProductKind::PsfAmiAvg,
+                &averaged,
+                p,
+                &pm.meta.input_primary,
+            ));
         }
     }
     out.science_average = Some(sci_avg.observables.clone());
@@ -364,8 +363,6 @@ pub fn combine(asn: &Association, results: &[MemberResult], options: &PipelineOp
         (Some(p), Some(pm)) => {
             out.psf_average = Some(p.observables.clone());
             let norm = normalize(&sci_avg, p);
-            let mut ncards = cards.clone();
-            ncards.extend(status_cards(&["S_AMINOR"]));
             let calib = pm
                 .meta
                 .input_primary
@@ -373,25 +370,29 @@ pub fn combine(asn: &Association, results: &[MemberResult], options: &PipelineOp
                 .unwrap_or("UNKNOWN")
                 .trim()
                 .to_string();
-            ncards.push(Card::new(
-                "CALIB",
-                calib.as_str(),
-                Some("calibrator target"),
+            let calibrated = asn.provenance(
+                None,
+                vec![
+                    Card::new("CALIB", calib.as_str(), Some("calibrator target")),
+                    Card::new(
+                        "NSCIEXP",
+                        science.len() as i64,
+                        Some("science exposures averaged"),
+                    ),
+                    Card::new(
+                        "NPSFEXP",
+                        psf.len() as i64,
+                        Some("reference exposures averaged"),
+                    ),
+                ],
+            );
+            out.products.push(lg_file(
+                product,
+                ProductKind::AmiNorm,
+                &calibrated,
+                &norm,
+                &first.meta.input_primary,
             ));
-            ncards.push(Card::new(
-                "NSCIEXP",
-                science.len() as i64,
-                Some("science exposures averaged"),
-            ));
-            ncards.push(Card::new(
-                "NPSFEXP",
-                psf.len() as i64,
-                Some("reference exposures averaged"),
-            ));
-            out.products.push(ProductFile {
-                name: format!("{product}_aminorm.fits"),
-                bytes: lg_bytes(&norm, &first.meta.input_primary, ncards.clone()),
-            });
             if options.oifits {
                 let mut meta = first.meta.clone();
                 let mjds: Vec<f64> = science.iter().map(|r| r.meta.mjd_mean).collect();
@@ -400,17 +401,15 @@ pub fn combine(asn: &Association, results: &[MemberResult], options: &PipelineOp
                     .iter()
                     .map(|r| r.meta.int_time_s * r.nint as f64)
                     .sum();
-                out.products.push(ProductFile {
-                    name: format!("{product}_aminorm-oi.fits"),
-                    bytes: oi_bytes(
-                        &meta,
-                        &first.geometry,
-                        &first.affine,
-                        &norm.observables,
-                        ncards,
-                        Some(&p.observables),
-                    ),
-                });
+                out.products.push(oi_file(
+                    product,
+                    ProductKind::AmiNormOi,
+                    &calibrated,
+                    first,
+                    &meta,
+                    &norm.observables,
+                    Some(&p.observables),
+                ));
             }
             out.calibrated_closure_phases_deg = Some(
                 norm.observables

@@ -9,6 +9,7 @@ use crate::fits::{write_fits, Card, Header};
 use crate::products::amilg::{lg_fit_hdus, AmiLg};
 use crate::products::exposure::CalExposure;
 use crate::products::oifits::{copied_primary, OiData, OiMeta, OiProduct};
+use crate::products::registry::{primary_cards, product_name, FitSummary, ProductKind, Provenance};
 
 /// A named output file.
 #[derive(Debug, Clone, PartialEq)]
@@ -86,28 +87,16 @@ pub fn per_integration_sets(a: &ExposureAnalysis) -> Vec<ObservableSet> {
         .collect()
 }
 
-/// Step status and provenance keywords of an analysed exposure.
-fn analyze_cards(a: &AnalyzedExposure) -> Vec<Card> {
-    let an = &a.analysis;
-    vec![
-        Card::new("S_AMIANA", "COMPLETE", Some("ami_analyze step status")),
-        Card::new(
-            "AMI_NINT",
-            an.integrations.len() as i64,
-            Some("integrations fitted"),
-        ),
-        Card::new(
-            "AMI_NPIX",
-            an.n as i64,
-            Some("side of the cropped image fitted"),
-        ),
-        Card::new("AMI_MX", an.affine.mx, Some("affine distortion mx")),
-        Card::new("AMI_MY", an.affine.my, Some("affine distortion my")),
-        Card::new("AMI_SX", an.affine.sx, Some("affine distortion sx")),
-        Card::new("AMI_SY", an.affine.sy, Some("affine distortion sy")),
-        Card::new("CAL_VER", env!("CARGO_PKG_VERSION"), Some("ami3 version")),
-        Card::new("CAL_SOFT", "ami3", Some("software that made this file")),
-    ]
+/// What the fit of an analysed exposure was, for its provenance cards.
+pub fn fit_summary(an: &ExposureAnalysis) -> FitSummary {
+    FitSummary {
+        nint: an.integrations.len(),
+        npix: an.n,
+        mx: an.affine.mx,
+        my: an.affine.my,
+        sx: an.affine.sx,
+        sy: an.affine.sy,
+    }
 }
 
 /// The primary header of an AmiLg-family product: input keywords plus step keywords.
@@ -127,44 +116,46 @@ pub fn lg_primary(input: &Header, extra: &[Card]) -> Header {
 /// `<root>_ami-oi.fits`, `<root>_amimulti-oi.fits`, `<root>_amilg.fits`.
 pub fn analyze_products(a: &AnalyzedExposure) -> Vec<ProductFile> {
     let root = &a.analysis.root;
-    let cards = analyze_cards(a);
-    let model = |name: &str| {
-        let mut c = cards.clone();
-        c.push(Card::new("DATAMODL", name, Some("type of data model")));
-        c
+    let provenance = Provenance {
+        fit: Some(fit_summary(&a.analysis)),
+        ..Provenance::default()
     };
-    let primary = lg_primary(&a.exposure.primary, &model("AmiLgModel"));
-    let fit_primary = lg_primary(&a.exposure.primary, &model("AmiLgFitModel"));
+    let cards = |kind: ProductKind| primary_cards(kind, &provenance);
     let lg = AmiLg::from_analysis(&a.analysis);
     let per_int = per_integration_sets(&a.analysis);
-    let oi = |data: OiData| {
+    let oi = |kind: ProductKind, data: OiData| {
         let p = OiProduct {
             meta: &a.meta,
             geometry: &a.analysis.geometry,
             affine: &a.analysis.affine,
             data,
-            extra_primary: model("AmiOIModel"),
+            extra_primary: cards(kind),
             calibrator_pistons: None,
         };
         write_fits(&p.to_hdus())
     };
+    let file = |kind: ProductKind, bytes: Vec<u8>| ProductFile {
+        name: product_name(root, kind),
+        bytes,
+    };
+    let primary = |kind: ProductKind| lg_primary(&a.exposure.primary, &cards(kind));
     vec![
-        ProductFile {
-            name: format!("{root}_ami.fits"),
-            bytes: write_fits(&lg.to_hdus(primary)),
-        },
-        ProductFile {
-            name: format!("{root}_ami-oi.fits"),
-            bytes: oi(OiData::Averaged(&a.analysis.average)),
-        },
-        ProductFile {
-            name: format!("{root}_amimulti-oi.fits"),
-            bytes: oi(OiData::PerIntegration(&per_int)),
-        },
-        ProductFile {
-            name: format!("{root}_amilg.fits"),
-            bytes: write_fits(&lg_fit_hdus(&a.analysis, fit_primary)),
-        },
+        file(
+            ProductKind::Ami,
+            write_fits(&lg.to_hdus(primary(ProductKind::Ami))),
+        ),
+        file(
+            ProductKind::AmiOi,
+            oi(ProductKind::AmiOi, OiData::Averaged(&a.analysis.average)),
+        ),
+        file(
+            ProductKind::AmiMultiOi,
+            oi(ProductKind::AmiMultiOi, OiData::PerIntegration(&per_int)),
+        ),
+        file(
+            ProductKind::AmiLg,
+            write_fits(&lg_fit_hdus(&a.analysis, primary(ProductKind::AmiLg))),
+        ),
     ]
 }
 

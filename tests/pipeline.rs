@@ -403,3 +403,55 @@ fn ami3_run_with_a_hostile_product_name_writes_nothing_and_names_the_association
     );
     std::fs::remove_dir_all(&tmp).unwrap();
 }
+
+#[test]
+fn ami3_analyze_and_ami3_run_stamp_the_same_provenance_cards() {
+    // the same exposure through `ami3 analyze` (steps) and through `ami3 run` (pipeline member)
+    let params = AnalyzeParams {
+        firstfew: Some(2),
+        ..AnalyzeParams::default()
+    };
+    let (_, analyzed) = ami3::steps::analyze_bytes(
+        &load(SCI[0]).unwrap(),
+        SCI[0],
+        &references(),
+        &params,
+        &|_, _| {},
+    )
+    .unwrap();
+    let r = run(&[(SCI[0], "science")], false, Some(2));
+    let primary = |products: &[ProductFile], suffix: &str| {
+        let p = products
+            .iter()
+            .find(|p| p.name.ends_with(suffix))
+            .unwrap_or_else(|| panic!("{suffix}"));
+        ami3::fits::read_fits(&p.bytes, &p.name).unwrap()[0]
+            .header
+            .clone()
+    };
+    let keys = [
+        "S_AMIANA", "AMI_NINT", "AMI_NPIX", "AMI_MX", "AMI_MY", "AMI_SX", "AMI_SY", "CAL_VER",
+        "CAL_SOFT", "DATAMODL",
+    ];
+    for suffix in ["_ami.fits", "_ami-oi.fits"] {
+        let (a, b) = (primary(&analyzed, suffix), primary(&r.products, suffix));
+        for key in keys {
+            let (ca, cb) = (a.card(key), b.card(key));
+            assert!(
+                ca.is_some(),
+                "{suffix}: {key} missing from ami3 analyze's product"
+            );
+            assert_eq!(ca, cb, "{suffix}: {key}");
+        }
+        assert_eq!(b.get_str("CAL_SOFT"), Some("ami3"));
+        assert_eq!(b.get_str("CAL_VER"), Some(env!("CARGO_PKG_VERSION")));
+        assert_eq!(b.get_i64("AMI_NINT"), Some(2));
+    }
+    // the calibrated product says which software made it, too
+    let r = run(&all_members(), false, Some(1));
+    let norm = primary(&r.products, "_aminorm-oi.fits");
+    assert_eq!(norm.get_str("CAL_SOFT"), Some("ami3"));
+    for key in ["S_AMIANA", "S_AMIAVG", "S_AMINOR"] {
+        assert_eq!(norm.get_str(key), Some("COMPLETE"), "{key}");
+    }
+}

@@ -4,3 +4,4 @@ pub mod amilg;
 pub mod exposure;
 pub mod oifits;
 pub mod reffiles;
+pub mod registry;
