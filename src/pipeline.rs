@@ -44,6 +44,8 @@ pub struct Association {
 impl Association {
     pub fn from_json(text: &str, file_name: &str) -> Result<Self> {
         let err = |p: &str| Error::new(file_name, p.to_string());
+        // a byte-order mark, as some editors write, is not part of the JSON
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let v: serde_json::Value = serde_json::from_str(text)
             .map_err(|e| Error::new(file_name, format!("not valid JSON: {e}")))?;
         let product = v

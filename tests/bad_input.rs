@@ -183,3 +183,64 @@ fn command_line_names_the_bad_file_exits_nonzero_and_writes_the_good_one() {
     assert!(String::from_utf8_lossy(&bad_option.stderr).contains("--oversample"));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Runs `ami3 ARGS`, killing it if it has not finished within a minute (a hang is a failure).
+fn ami3_within_a_minute(args: &[&str]) -> (bool, String) {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ami3"))
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut stderr = String::new();
+            std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+            return (status.success(), stderr);
+        }
+        if start.elapsed() > std::time::Duration::from_secs(60) {
+            child.kill().ok();
+            panic!("ami3 {args:?} did not finish within a minute");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_fifo_or_a_device_as_a_member_is_refused_by_name_and_the_good_member_is_reduced() {
+    let dir = std::env::temp_dir().join(format!("ami3-fifo-{}", std::process::id()));
+    let out = dir.join("out");
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("pipe_calints.fits");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success(), "mkfifo");
+    let d = data_dir();
+    let (ok, stderr) = ami3_within_a_minute(&[
+        "analyze",
+        fifo.to_str().unwrap(),
+        "/dev/zero",
+        d.join(GOOD).to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--throughput",
+        d.join("throughput_f480m.fits").to_str().unwrap(),
+        "--nrm",
+        d.join("nrm.fits").to_str().unwrap(),
+        "--firstfew",
+        "1",
+    ]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("pipe_calints.fits") && stderr.contains("not a regular file"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("/dev/zero"), "{stderr}");
+    assert!(out
+        .join("jw10005003001_03102_00001_nis_ami-oi.fits")
+        .exists());
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -455,3 +455,11 @@ fn ami3_analyze_and_ami3_run_stamp_the_same_provenance_cards() {
         assert_eq!(norm.get_str(key), Some("COMPLETE"), "{key}");
     }
 }
+
+#[test]
+fn an_association_with_a_byte_order_mark_is_read() {
+    let text = format!("\u{feff}{}", asn_json(&all_members()));
+    let asn = Association::from_json(&text, "bom_asn.json").unwrap();
+    assert_eq!(asn.members.len(), 4);
+    assert_eq!(asn.product_name, PRODUCT);
+}

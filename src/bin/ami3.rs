@@ -16,8 +16,30 @@ const USAGE: &str = "usage:
        [--firstfew N] [--chooseholes B4,C2,...]
   ami3 demo --out DIR   (writes the page's demo association: demo_asn.json and 4 _calints files)";
 
+/// The largest input file read (a 10,000-integration SUB80 `_calints` with ERR and variances
+/// is ~1.5 GB).
+const MAX_INPUT_BYTES: u64 = 8 << 30;
+
+/// Reads an input file. Only regular files are read: a FIFO would block forever and a device
+/// such as /dev/zero never ends; a file larger than [`MAX_INPUT_BYTES`] is refused up front.
 fn read_file(path: &str) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|e| Error::new(path, format!("cannot read: {e}")))
+    let fail = |p: String| Error::new(path, p);
+    let meta = std::fs::metadata(path).map_err(|e| fail(format!("cannot read: {e}")))?;
+    if !meta.is_file() {
+        return Err(fail(if meta.is_dir() {
+            "is a folder, not a file".into()
+        } else {
+            "not a regular file (a pipe, socket or device): refused".into()
+        }));
+    }
+    if meta.len() > MAX_INPUT_BYTES {
+        return Err(fail(format!(
+            "is {} bytes, more than the {} bytes ami3 reads",
+            meta.len(),
+            MAX_INPUT_BYTES
+        )));
+    }
+    std::fs::read(path).map_err(|e| fail(format!("cannot read: {e}")))
 }
 
 /// Writes product `name` into `dir`; a name that is not a plain file name is refused (the
