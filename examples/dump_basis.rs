@@ -1,6 +1,7 @@
 //! Development aid: writes an LG model basis as raw little-endian f64 for comparison with jwst.
-use ami3::analyze::affine::Affine2d;
-use ami3::analyze::lgmodel::{BandpassSample, LgModel};
+use ami3::analyze::lgmodel::LgModel;
+use ami3::niriss::affine::Affine2d;
+use ami3::niriss::filters::BandpassSample;
 use ami3::niriss::mask::MaskGeometry;
 use std::io::Write;
 

@@ -5,9 +5,10 @@
 //! exposure's own errors. Images and coefficients are means (images trimmed to the smallest).
 
 use crate::analyze::observables::wrap_pi;
-use crate::analyze::stats::{circular_mean, mean, standard_error, Field, ObservableSet};
+use crate::analyze::stats::{circular_mean, mean, standard_error};
 use crate::portable;
 use crate::products::amilg::AmiLg;
+use crate::products::observables::{Field, ObservableSet};
 
 /// Trims an n x n image to m x m about its centre (n - m even).
 fn trim(img: &[f64], n: usize, m: usize) -> Vec<f64> {

@@ -3,11 +3,11 @@
 
 pub mod analyze;
 pub mod average;
-pub mod cli;
 pub mod error;
 pub mod fits;
 pub mod niriss;
 pub mod normalize;
+pub mod options;
 pub mod pipeline;
 pub mod portable;
 pub mod products;

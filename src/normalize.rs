@@ -4,9 +4,9 @@
 //! error with its own value. Images and coefficients are the target's.
 
 use crate::analyze::observables::wrap_pi;
-use crate::analyze::stats::{Field, ObservableSet};
 use crate::portable;
 use crate::products::amilg::AmiLg;
+use crate::products::observables::{Field, ObservableSet};
 
 /// Target / calibrator, with relative errors added in quadrature.
 fn ratio(t: &ObservableSet, c: &ObservableSet, v: Field, e: Field) -> (Vec<f64>, Vec<f64>) {

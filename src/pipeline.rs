@@ -4,15 +4,15 @@
 //! products. Split in two so the page can analyse members in separate workers: `analyze_member`
 //! per exposure, then `combine` over the member results.
 
-use crate::analyze::affine::Affine2d;
 use crate::analyze::exposure::{AnalyzeParams, References};
-use crate::analyze::stats::ObservableSet;
 use crate::average::average;
 use crate::error::{Error, Result};
 use crate::fits::{write_fits, Card, Header};
+use crate::niriss::affine::Affine2d;
 use crate::niriss::mask::MaskGeometry;
 use crate::normalize::normalize;
 use crate::products::amilg::AmiLg;
+use crate::products::observables::ObservableSet;
 use crate::products::oifits::{OiData, OiMeta, OiProduct};
 use crate::products::registry::{primary_cards, product_name, FitSummary, ProductKind, Provenance};
 use crate::steps::{analyze, fit_summary, lg_primary, ProductFile};
@@ -264,7 +264,7 @@ pub fn analyze_member(
     let an = &analyzed.analysis;
     let result = MemberResult {
         member: member.clone(),
-        lg: AmiLg::from_analysis(an),
+        lg: an.ami_lg(),
         meta: analyzed.meta.clone(),
         geometry: an.geometry.clone(),
         affine: an.affine,

@@ -167,6 +167,34 @@ pub fn quadratic_form(g: &[f64], c: &[f64]) -> f64 {
     sum
 }
 
+/// A small deterministic random generator (xorshift64*), with normal deviates: the same
+/// sequence on every target (the centroid's noise copies and the simulator use it).
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    /// Uniform in (0, 1).
+    pub fn uniform(&mut self) -> f64 {
+        ((self.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    }
+    /// Standard normal (Box-Muller).
+    pub fn normal(&mut self) -> f64 {
+        let (u, v) = (self.uniform(), self.uniform());
+        (-2.0 * ln(u)).sqrt() * cos(2.0 * std::f64::consts::PI * v)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

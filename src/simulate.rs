@@ -3,39 +3,13 @@
 //! tests (analytic and Monte Carlo checks) and by the page's built-in demo, so nothing is
 //! copied from elsewhere.
 
-use crate::analyze::affine::Affine2d;
-use crate::analyze::lgmodel::{BandpassSample, LgModel};
+use crate::analyze::lgmodel::LgModel;
 use crate::fits::{write_fits, Card, Hdu, Header};
+use crate::niriss::affine::Affine2d;
+use crate::niriss::filters::BandpassSample;
 use crate::niriss::mask::MaskGeometry;
-use crate::portable;
+use crate::portable::Rng;
 use crate::products::exposure::CalExposure;
-
-/// A small deterministic random generator (xorshift64*), with normal deviates.
-#[derive(Debug, Clone)]
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-    pub fn next_u64(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    /// Uniform in (0, 1).
-    pub fn uniform(&mut self) -> f64 {
-        ((self.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-    }
-    /// Standard normal (Box-Muller).
-    pub fn normal(&mut self) -> f64 {
-        let (u, v) = (self.uniform(), self.uniform());
-        (-2.0 * portable::ln(u)).sqrt() * portable::cos(2.0 * std::f64::consts::PI * v)
-    }
-}
 
 /// What to simulate.
 #[derive(Debug, Clone)]

@@ -3,11 +3,11 @@
 
 use crate::analyze::bandpass::centre_and_fraction;
 use crate::analyze::exposure::{analyze_exposure, AnalyzeParams, ExposureAnalysis, References};
-use crate::analyze::stats::ObservableSet;
 use crate::error::Result;
 use crate::fits::{write_fits, Card, Header};
-use crate::products::amilg::{lg_fit_hdus, AmiLg};
+use crate::products::amilg::lg_fit_hdus;
 use crate::products::exposure::CalExposure;
+use crate::products::observables::ObservableSet;
 use crate::products::oifits::{copied_primary, OiData, OiMeta, OiProduct};
 use crate::products::registry::{primary_cards, product_name, FitSummary, ProductKind, Provenance};
 
@@ -121,7 +121,7 @@ pub fn analyze_products(a: &AnalyzedExposure) -> Vec<ProductFile> {
         ..Provenance::default()
     };
     let cards = |kind: ProductKind| primary_cards(kind, &provenance);
-    let lg = AmiLg::from_analysis(&a.analysis);
+    let lg = a.analysis.ami_lg();
     let per_int = per_integration_sets(&a.analysis);
     let oi = |kind: ProductKind, data: OiData| {
         let p = OiProduct {
@@ -154,7 +154,11 @@ pub fn analyze_products(a: &AnalyzedExposure) -> Vec<ProductFile> {
         ),
         file(
             ProductKind::AmiLg,
-            write_fits(&lg_fit_hdus(&a.analysis, primary(ProductKind::AmiLg))),
+            write_fits(&lg_fit_hdus(
+                a.analysis.n,
+                &a.analysis.integration_images(),
+                primary(ProductKind::AmiLg),
+            )),
         ),
     ]
 }

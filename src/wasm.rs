@@ -2,8 +2,8 @@
 //! for the page's workers. Bytes in, bytes and plain data out; no science here.
 
 use crate::analyze::exposure::References;
-use crate::cli::{build_params, build_references, AnalyzeOptions};
 use crate::error::Error;
+use crate::options::{build_params, build_references, AnalyzeOptions};
 use crate::pipeline::{
     analyze_member, combine, Association, Member, MemberResult, PipelineOptions, Role,
 };
@@ -76,7 +76,7 @@ pub struct MemberView {
     pub model: Vec<f64>,
     pub residual: Vec<f64>,
     pub data: Vec<f64>,
-    pub observables: crate::analyze::stats::ObservableSet,
+    pub observables: crate::products::observables::ObservableSet,
     /// Baseline lengths (m) in baseline order, and (u, v) in metres.
     pub baseline_length_m: Vec<f64>,
     pub u_m: Vec<f64>,
@@ -301,8 +301,8 @@ pub fn combine_js(
         products: Vec<JsProduct<'a>>,
         messages: Vec<String>,
         calibrated_cp_deg: Option<Vec<f64>>,
-        science: Option<crate::analyze::stats::ObservableSet>,
-        psf: Option<crate::analyze::stats::ObservableSet>,
+        science: Option<crate::products::observables::ObservableSet>,
+        psf: Option<crate::products::observables::ObservableSet>,
     }
     to_js(&Out {
         products: products_js(&c.products),

@@ -140,7 +140,7 @@ fn truth_closure_phases_deg() -> Vec<f64> {
     let tp = refs.throughput.unwrap();
     let bandpass =
         ami3::analyze::bandpass::from_throughput(&tp.wavelength_angstrom, &tp.throughput).unwrap();
-    let (u, v) = ami3::analyze::affine::Affine2d::commissioning().distort_f_args(dy, dx);
+    let (u, v) = ami3::niriss::affine::Affine2d::commissioning().distort_f_args(dy, dx);
     let orders = Orders::new(7);
     let vis: Vec<(f64, f64)> = orders
         .baselines

@@ -2,8 +2,8 @@
 //! point source and a binary, and Monte Carlo checks that reported errors match the scatter.
 
 use ami3::analyze::exposure::{analyze_exposure, AnalyzeParams, ExposureAnalysis, References};
-use ami3::analyze::lgmodel::BandpassSample;
 use ami3::analyze::observables::Orders;
+use ami3::niriss::filters::BandpassSample;
 use ami3::niriss::mask::MaskGeometry;
 use ami3::simulate::{noiseless_image, simulate_from_image, SimSpec};
 use std::f64::consts::PI;
@@ -177,7 +177,7 @@ fn monte_carlo(nint: usize, realisations: usize) {
             analyze_exposure(&e, &refs, &p, &|_, _| {}).unwrap()
         })
         .collect();
-    let pick = |f: fn(&ami3::analyze::stats::ObservableSet) -> &Vec<f64>| -> Vec<Vec<f64>> {
+    let pick = |f: fn(&ami3::products::observables::ObservableSet) -> &Vec<f64>| -> Vec<Vec<f64>> {
         runs.iter().map(|r| f(&r.average).clone()).collect()
     };
     type Check<'a> = (&'a str, Vec<Vec<f64>>, Vec<Vec<f64>>, bool);

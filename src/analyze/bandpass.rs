@@ -4,7 +4,7 @@
 //! its float32 wavelength grid, its trim that drops the last sample above 1 %, and synphot's
 //! box sampling (a 0.01 Angstrom grid with one point outside each edge).
 
-use super::lgmodel::BandpassSample;
+use crate::niriss::filters::BandpassSample;
 
 /// Number of wavelength bins of the default bandpass.
 pub const N_BINS: usize = 19;

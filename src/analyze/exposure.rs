@@ -3,20 +3,23 @@
 //! fit and observables, then the average over integrations with errors. What is fixed for the
 //! exposure (bandpass, geometry, affine, bad-pixel support, centroid plan) is built once.
 
-use super::affine::Affine2d;
 use super::bandpass;
 use super::bpfix::BadPixelFixer;
 use super::centroid::Centroider;
-use super::lgmodel::{BandpassSample, LgModel};
+use super::lgmodel::LgModel;
 use super::observables::{Observables, Orders};
 use super::propagate::propagate_errors;
 use super::rotation::{find_rotation_deg, search_grid_deg};
 use super::solve::{fit, Covariance};
-use super::stats::{average_integrations, median, population_std, ObservableSet};
+use super::stats::{average_integrations, median, population_std};
 use crate::error::{Error, Result};
+use crate::niriss::affine::Affine2d;
+use crate::niriss::filters::BandpassSample;
 use crate::niriss::mask::{MaskGeometry, N_HOLES};
 use crate::portable;
+use crate::products::amilg::{AmiLg, IntegrationImages};
 use crate::products::exposure::{CalExposure, DO_NOT_USE, JUMP_DET};
+use crate::products::observables::ObservableSet;
 use crate::products::reffiles::{NrmReference, Throughput};
 use ndarray::{ArrayView2, ArrayViewMut2};
 use rayon::prelude::*;
@@ -111,6 +114,26 @@ pub struct ExposureAnalysis {
     pub average: ObservableSet,
     /// Things the user should know (defaults used, firstfew ignored, ...).
     pub notes: Vec<String>,
+}
+
+impl ExposureAnalysis {
+    /// Each integration's images and coefficients, as the AmiLg products take them.
+    pub fn integration_images(&self) -> Vec<IntegrationImages<'_>> {
+        self.integrations
+            .iter()
+            .map(|f| IntegrationImages {
+                data: &f.data,
+                model: &f.model,
+                residual: &f.residual,
+                coeffs_norm: &f.coeffs_norm,
+            })
+            .collect()
+    }
+
+    /// The integration-averaged AmiLg product of this exposure.
+    pub fn ami_lg(&self) -> AmiLg {
+        AmiLg::average_of(self.n, &self.integration_images(), self.average.clone())
+    }
 }
 
 /// Rasterised NRM pupil (used when no NRM reference file is given): the holes of `geometry`
@@ -561,7 +584,7 @@ const CENTROID_DRAWS: usize = 32;
 /// the centroid as given, so its noise must be added to the fringe phases separately.
 fn centroid_covariance(centroider: &Centroider, img: &[f64], err: &[f64], seed: u64) -> [f64; 3] {
     let n = centroider.size();
-    let mut rng = crate::simulate::Rng::new(0xA3 ^ seed);
+    let mut rng = crate::portable::Rng::new(0xA3 ^ seed);
     let mut xs = Vec::with_capacity(CENTROID_DRAWS);
     let mut buf = vec![0.0; n * n];
     for _ in 0..CENTROID_DRAWS {

@@ -8,18 +8,12 @@
 //! built from per-row and per-column tables (cos(a + b) = cos a cos b - sin a sin b) instead of
 //! one transcendental call per sample.
 
-use super::affine::Affine2d;
 use super::hexagon::{hexagon_from_cosines, CENTRE_VALUE, COSINE_ARGUMENTS};
+use crate::niriss::affine::Affine2d;
+use crate::niriss::filters::BandpassSample;
 use crate::niriss::mask::{baselines, MaskGeometry};
 use crate::portable;
 use std::f64::consts::PI;
-
-/// One bandpass sample: relative weight and wavelength in metres.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct BandpassSample {
-    pub weight: f64,
-    pub wavelength_m: f64,
-}
 
 /// Everything the model needs that is fixed for an exposure.
 #[derive(Debug, Clone)]

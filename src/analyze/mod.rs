@@ -1,6 +1,5 @@
 //! `ami_analyze`: from one calibrated exposure to fringe observables per integration.
 
-pub mod affine;
 pub mod bandpass;
 pub mod bpfix;
 pub mod centroid;

@@ -3,8 +3,8 @@
 //! -> normalised cos/sin terms -> amplitudes and phases -> closure quantities and pistons.
 
 use super::observables::Orders;
-use super::stats::ObservableSet;
 use crate::portable;
+use crate::products::observables::ObservableSet;
 
 /// Fills the error fields of `set` (whose values are one integration's) from the coefficient
 /// covariance `cov` (row-major ns x ns) of the raw coefficients `coeffs`.

@@ -2,9 +2,9 @@
 //! PSF at a grid of pupil rotations, score each by its peak normalised cross-correlation with
 //! the data, and take the vertex of a parabola through the scores.
 
-use super::affine::{avoid_hex_singularity_deg, Affine2d};
 use super::fft::{Direction, Fft};
 use super::lgmodel::LgModel;
+use crate::niriss::affine::{avoid_hex_singularity_deg, Affine2d};
 use rustfft::num_complex::Complex64;
 
 /// The search grid: start, start + step, ... (< stop), then stop itself (upstream.md §5.2).

@@ -1,65 +1,11 @@
-//! Averages over integrations with their errors (ami3.md §4, upstream.md §5.9), and the
-//! `ObservableSet` that every averaged product carries: values and one-sigma errors of every
-//! observable. Values follow jwst 3.0.0's "mean" method (3-sigma clipped means of amplitudes and
+//! Averages over integrations with their errors (ami3.md §4, upstream.md §5.9), into the
+//! `ObservableSet` (`products::observables`) that every averaged product carries. Values follow jwst 3.0.0's "mean" method (3-sigma clipped means of amplitudes and
 //! fringe phases, closure quantities recomputed from those); errors are standard errors of the
 //! mean from the scatter between integrations, with phase errors as angles.
 
 use super::observables::{wrap_pi, Observables, Orders};
 use crate::portable;
-use std::f64::consts::PI;
-
-/// One field of an [`ObservableSet`] (`|s| &s.vis2`): the average and normalise steps apply
-/// the same rule to several fields.
-pub type Field = fn(&ObservableSet) -> &Vec<f64>;
-
-/// Values and errors of every observable of one averaged exposure (or of an average of
-/// exposures, or a calibrated result). Phases in radians. Orders as `niriss::mask`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ObservableSet {
-    pub fringe_amp: Vec<f64>,
-    pub fringe_amp_err: Vec<f64>,
-    pub fringe_phase_rad: Vec<f64>,
-    pub fringe_phase_err_rad: Vec<f64>,
-    pub vis2: Vec<f64>,
-    pub vis2_err: Vec<f64>,
-    pub closure_phase_rad: Vec<f64>,
-    pub closure_phase_err_rad: Vec<f64>,
-    pub t3_amp: Vec<f64>,
-    pub t3_amp_err: Vec<f64>,
-    pub closure_amp: Vec<f64>,
-    pub closure_amp_err: Vec<f64>,
-    pub quad_phase_rad: Vec<f64>,
-    pub quad_phase_err_rad: Vec<f64>,
-    pub piston_rad: Vec<f64>,
-    pub piston_err_rad: Vec<f64>,
-}
-
-impl ObservableSet {
-    /// A set from (values, errors) pairs in field order: fringe amplitude, fringe phase, V^2,
-    /// closure phase, triple amplitude, closure amplitude, quad phase, piston.
-    pub fn from_pairs(pairs: [(Vec<f64>, Vec<f64>); 8]) -> Self {
-        let [(fringe_amp, fringe_amp_err), (fringe_phase_rad, fringe_phase_err_rad), (vis2, vis2_err), (closure_phase_rad, closure_phase_err_rad), (t3_amp, t3_amp_err), (closure_amp, closure_amp_err), (quad_phase_rad, quad_phase_err_rad), (piston_rad, piston_err_rad)] =
-            pairs;
-        ObservableSet {
-            fringe_amp,
-            fringe_amp_err,
-            fringe_phase_rad,
-            fringe_phase_err_rad,
-            vis2,
-            vis2_err,
-            closure_phase_rad,
-            closure_phase_err_rad,
-            t3_amp,
-            t3_amp_err,
-            closure_amp,
-            closure_amp_err,
-            quad_phase_rad,
-            quad_phase_err_rad,
-            piston_rad,
-            piston_err_rad,
-        }
-    }
-}
+use crate::products::observables::ObservableSet;
 
 /// astropy `sigma_clipped_stats` defaults: 3 sigma both sides around the median, population
 /// standard deviation, at most 5 iterations. Returns the mean of the kept values.
@@ -225,14 +171,10 @@ pub fn average_integrations(orders: &Orders, ints: &[Observables]) -> Observable
     s
 }
 
-/// Degrees from radians, for tables.
-pub fn deg(values_rad: &[f64]) -> Vec<f64> {
-    values_rad.iter().map(|v| v * 180.0 / PI).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::f64::consts::PI;
 
     #[test]
     fn clipping_drops_a_far_outlier_among_many() {

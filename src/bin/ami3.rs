@@ -1,7 +1,7 @@
 //! The `ami3` command line: a thin shell over the library's steps.
 
-use ami3::cli::{build_params, build_references, parse_bool, AnalyzeOptions};
 use ami3::error::{Error, Result};
+use ami3::options::{build_params, build_references, parse_bool, AnalyzeOptions};
 use ami3::pipeline::{run_pipeline, Association, PipelineOptions};
 use ami3::steps::analyze_bytes;
 use std::io::Write;

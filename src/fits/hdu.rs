@@ -1,8 +1,8 @@
-//! In-memory HDUs: a header plus nothing, an N-D image or a binary table, with the constructors
-//! products use. Holds values only; the byte layout is decided by `write` and undone by `read`.
+//! In-memory HDUs: a header plus nothing, an N-D image or a binary table. Holds values only;
+//! the constructors that lay out the structural cards are in `cards`, the byte layout is decided
+//! by `write` and undone by `read`.
 
-use super::header::{Card, Header};
-use super::write::normalized_cards;
+use super::header::Header;
 
 /// One header-data unit.
 #[derive(Debug, Clone, PartialEq)]
@@ -211,69 +211,6 @@ impl Table {
 }
 
 impl Hdu {
-    /// A header-only HDU (the usual JWST PRIMARY). The structural cards (SIMPLE, BITPIX, NAXIS,
-    /// EXTEND) are put first, replacing any in `header`; old CHECKSUM/DATASUM are dropped.
-    pub fn primary(header: Header) -> Hdu {
-        Hdu::normalized(true, header, HduData::None)
-    }
-
-    /// A float32 (BITPIX = -32) IMAGE extension named `extname`. `shape` is in numpy order
-    /// (slowest axis first); `pixels` in file order. `extra_cards` follow EXTNAME.
-    pub fn image_f32(
-        extname: &str,
-        shape: &[usize],
-        pixels: Vec<f64>,
-        extra_cards: Vec<Card>,
-    ) -> Hdu {
-        Hdu::image(extname, -32, shape, pixels, extra_cards)
-    }
-
-    /// A float64 (BITPIX = -64) IMAGE extension; see [`Hdu::image_f32`].
-    pub fn image_f64(
-        extname: &str,
-        shape: &[usize],
-        pixels: Vec<f64>,
-        extra_cards: Vec<Card>,
-    ) -> Hdu {
-        Hdu::image(extname, -64, shape, pixels, extra_cards)
-    }
-
-    fn image(
-        extname: &str,
-        bitpix: i64,
-        shape: &[usize],
-        pixels: Vec<f64>,
-        extra: Vec<Card>,
-    ) -> Hdu {
-        let mut header = Header::new();
-        header.set("BITPIX", bitpix, None);
-        header.set("EXTNAME", extname, Some("extension name"));
-        header.cards.extend(extra);
-        let data = HduData::Image {
-            shape: shape.to_vec(),
-            pixels,
-        };
-        Hdu::normalized(false, header, data)
-    }
-
-    /// A BINTABLE extension named `extname`; `extra_cards` follow EXTNAME.
-    pub fn bintable(extname: &str, table: Table, extra_cards: Vec<Card>) -> Hdu {
-        let mut header = Header::new();
-        header.set("EXTNAME", extname, Some("extension name"));
-        header.cards.extend(extra_cards);
-        Hdu::normalized(false, header, HduData::Table(table))
-    }
-
-    /// `header` with its structural cards replaced by the ones the writer will write.
-    fn normalized(primary: bool, header: Header, data: HduData) -> Hdu {
-        let header = match normalized_cards(primary, &header, &data) {
-            Ok(cards) => Header::from_cards(cards),
-            // The writer reports the problem (e.g. a malformed table) when asked to write.
-            Err(_) => header,
-        };
-        Hdu { header, data }
-    }
-
     /// The `EXTNAME`, if any.
     pub fn extname(&self) -> Option<&str> {
         self.header.extname()

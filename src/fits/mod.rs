@@ -18,6 +18,7 @@
 //! assert_eq!(hdus[2].table().unwrap().column("flag").unwrap().data.as_bools(), Some(&[true, false][..]));
 //! ```
 
+mod cards;
 pub mod hdu;
 pub mod header;
 pub mod read;

@@ -25,9 +25,9 @@ use fitsio_pure::{BLOCK_SIZE, CARD_SIZE};
 use fitsrs::hdu::data::bintable::ColumnId;
 use fitsrs::{DataValue, Fits, Pixels, HDU};
 
+use super::cards::card_from_fitsio;
 use super::hdu::{Column, ColumnData, Hdu, HduData, Table};
 use super::header::{Card, Header, Value};
-use super::write::card_from_fitsio;
 use crate::error::{Error, Result};
 
 /// Read every HDU of the FITS file `bytes`; `file_name` is only used in error messages.

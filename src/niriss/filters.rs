@@ -31,6 +31,14 @@ impl Filter {
     }
 }
 
+/// One sample of a bandpass: relative weight and wavelength in metres (the model sums its
+/// monochromatic images over these; `analyze::bandpass` builds them from a throughput curve).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct BandpassSample {
+    pub weight: f64,
+    pub wavelength_m: f64,
+}
+
 /// Micrometres to metres, giving the double nearest to the decimal value in metres (what jwst's
 /// literals such as `4.286e-6` are). Scaling by 1e-6 or dividing by 1e6 is off by one ulp for
 /// several table entries; the shortest decimal form of the µm value re-read with an exponent is

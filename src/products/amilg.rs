@@ -2,9 +2,8 @@
 //! AmiLgFitModel (`_amilg`, §7.5) products. Phases in radians as the older design stores them;
 //! residuals are data - model (the newer design's sign) throughout our products.
 
-use crate::analyze::exposure::ExposureAnalysis;
-use crate::analyze::stats::ObservableSet;
 use crate::fits::{Card, Column, ColumnData, Hdu, Header, Table};
+use crate::products::observables::ObservableSet;
 
 fn coeffs_table(name: &str, values: &[f64]) -> Hdu {
     let table = Table::new(
@@ -18,6 +17,17 @@ fn coeffs_table(name: &str, values: &[f64]) -> Hdu {
         )],
     );
     Hdu::bintable(name, table, vec![])
+}
+
+/// One integration's images (n x n) and normalised coefficients, as the AmiLg products take
+/// them from the fit.
+#[derive(Debug, Clone, Copy)]
+pub struct IntegrationImages<'a> {
+    pub data: &'a [f64],
+    pub model: &'a [f64],
+    /// data - model, NaN where the pixel was left out of the fit.
+    pub residual: &'a [f64],
+    pub coeffs_norm: &'a [f64],
 }
 
 /// The observables and images of one AmiLgModel.
@@ -34,16 +44,20 @@ pub struct AmiLg {
 }
 
 impl AmiLg {
-    /// Integration average of an analysed exposure.
-    pub fn from_analysis(a: &ExposureAnalysis) -> Self {
-        let np = a.n * a.n;
-        let k = a.integrations.len() as f64;
+    /// The integration average of an exposure's `n` x `n` fits, with its averaged observables.
+    pub fn average_of(
+        n: usize,
+        integrations: &[IntegrationImages],
+        observables: ObservableSet,
+    ) -> Self {
+        let np = n * n;
+        let k = integrations.len() as f64;
         let mut fit = vec![0.0; np];
         let mut resid = vec![0.0; np];
         let mut resid_count = vec![0usize; np];
-        let ns = a.integrations[0].coeffs_norm.len();
+        let ns = integrations[0].coeffs_norm.len();
         let mut solns = vec![0.0; ns];
-        for f in &a.integrations {
+        for f in integrations {
             for p in 0..np {
                 fit[p] += f.model[p] / k;
                 if f.residual[p].is_finite() {
@@ -51,7 +65,7 @@ impl AmiLg {
                     resid_count[p] += 1;
                 }
             }
-            for (s, c) in solns.iter_mut().zip(&f.coeffs_norm) {
+            for (s, c) in solns.iter_mut().zip(f.coeffs_norm) {
                 *s += c / k;
             }
         }
@@ -63,10 +77,10 @@ impl AmiLg {
             };
         }
         AmiLg {
-            n: a.n,
+            n,
             fit,
             resid,
-            observables: a.average.clone(),
+            observables,
             solns,
         }
     }
@@ -89,21 +103,19 @@ impl AmiLg {
 
 /// AmiLgFitModel HDUs: per-integration data, model and residual (plain and divided by each
 /// integration's data peak) and the normalised coefficients.
-pub fn lg_fit_hdus(a: &ExposureAnalysis, primary: Header) -> Vec<Hdu> {
-    let n = a.n;
-    let nint = a.integrations.len();
+pub fn lg_fit_hdus(n: usize, integrations: &[IntegrationImages], primary: Header) -> Vec<Hdu> {
+    let nint = integrations.len();
     let shape = [nint, n, n];
     let stack = |f: &dyn Fn(usize, f64) -> f64,
-                 pick: &dyn Fn(&crate::analyze::exposure::IntegrationFit) -> &Vec<f64>|
+                 pick: &dyn for<'b> Fn(&'b IntegrationImages<'b>) -> &'b [f64]|
      -> Vec<f64> {
-        a.integrations
+        integrations
             .iter()
             .enumerate()
             .flat_map(|(k, it)| pick(it).iter().map(move |&v| f(k, v)).collect::<Vec<_>>())
             .collect()
     };
-    let peaks: Vec<f64> = a
-        .integrations
+    let peaks: Vec<f64> = integrations
         .iter()
         .map(|it| {
             it.data
@@ -115,29 +127,28 @@ pub fn lg_fit_hdus(a: &ExposureAnalysis, primary: Header) -> Vec<Hdu> {
         .collect();
     let plain = |_: usize, v: f64| v;
     let normed = |k: usize, v: f64| v / peaks[k];
-    let ns = a.integrations[0].coeffs_norm.len();
-    let solns: Vec<f64> = a
-        .integrations
+    let ns = integrations[0].coeffs_norm.len();
+    let solns: Vec<f64> = integrations
         .iter()
-        .flat_map(|it| it.coeffs_norm.clone())
+        .flat_map(|it| it.coeffs_norm.to_vec())
         .collect();
     let no_cards = Vec::<Card>::new;
     vec![
         Hdu::primary(primary),
-        Hdu::image_f32("CTRD", &shape, stack(&plain, &|it| &it.data), no_cards()),
-        Hdu::image_f32("N_CTRD", &shape, stack(&normed, &|it| &it.data), no_cards()),
-        Hdu::image_f32("FIT", &shape, stack(&plain, &|it| &it.model), no_cards()),
-        Hdu::image_f32("N_FIT", &shape, stack(&normed, &|it| &it.model), no_cards()),
+        Hdu::image_f32("CTRD", &shape, stack(&plain, &|it| it.data), no_cards()),
+        Hdu::image_f32("N_CTRD", &shape, stack(&normed, &|it| it.data), no_cards()),
+        Hdu::image_f32("FIT", &shape, stack(&plain, &|it| it.model), no_cards()),
+        Hdu::image_f32("N_FIT", &shape, stack(&normed, &|it| it.model), no_cards()),
         Hdu::image_f32(
             "RESID",
             &shape,
-            stack(&plain, &|it| &it.residual),
+            stack(&plain, &|it| it.residual),
             no_cards(),
         ),
         Hdu::image_f32(
             "N_RESID",
             &shape,
-            stack(&normed, &|it| &it.residual),
+            stack(&normed, &|it| it.residual),
             no_cards(),
         ),
         Hdu::bintable(

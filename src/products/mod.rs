@@ -2,6 +2,7 @@
 
 pub mod amilg;
 pub mod exposure;
+pub mod observables;
 pub mod oifits;
 pub mod reffiles;
 pub mod registry;

@@ -4,11 +4,11 @@
 //! integration in the multi file, and (u,v) of the model actually fitted (affine applied).
 
 use super::exposure::CalExposure;
-use crate::analyze::affine::Affine2d;
-use crate::analyze::stats::{deg, ObservableSet};
 use crate::fits::{Card, Column, ColumnData, Hdu, Header, Table, Value};
+use crate::niriss::affine::Affine2d;
 use crate::niriss::mask::MaskGeometry;
 use crate::portable;
+use crate::products::observables::{deg, ObservableSet};
 
 /// What the OIFITS tables need to know about the observation.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -236,7 +236,12 @@ impl OiProduct<'_> {
             OiData::Averaged(_) => vec![m.mjd_mean],
             OiData::PerIntegration(_) => m.mjd_per_integration.clone(),
         };
-        let orders = crate::analyze::observables::Orders::new(nh);
+        // the hole orders of niriss::mask (the same lists analyze::observables uses)
+        let (baselines, triangles, quads) = (
+            crate::niriss::mask::baselines(nh),
+            crate::niriss::mask::triangles(nh),
+            crate::niriss::mask::quads(nh),
+        );
         let eqt = sky_centres(&effective_centres(self.geometry, self.affine), m);
         let sta = |h: usize| (holes[h] + 1) as i16;
 
@@ -491,11 +496,11 @@ impl OiProduct<'_> {
             h.extend(extra);
             h
         };
-        let nb = orders.baselines.len();
-        let bu: Vec<f64> = orders.baselines.iter().map(|&[a, b]| uv(a, b).0).collect();
-        let bv: Vec<f64> = orders.baselines.iter().map(|&[a, b]| uv(a, b).1).collect();
+        let nb = baselines.len();
+        let bu: Vec<f64> = baselines.iter().map(|&[a, b]| uv(a, b).0).collect();
+        let bv: Vec<f64> = baselines.iter().map(|&[a, b]| uv(a, b).1).collect();
         let bsta: Vec<i16> = (0..nset)
-            .flat_map(|_| orders.baselines.iter().flat_map(|&[a, b]| [sta(a), sta(b)]))
+            .flat_map(|_| baselines.iter().flat_map(|&[a, b]| [sta(a), sta(b)]))
             .collect();
 
         let mut vis_cols = common(nb);
@@ -546,11 +551,10 @@ impl OiProduct<'_> {
             data_header(vec![]),
         );
 
-        let nt = orders.triangles.len();
+        let nt = triangles.len();
         let mut t3_cols = common(nt);
-        let tri = |f: &dyn Fn([usize; 3]) -> f64| {
-            repeat_rows(orders.triangles.iter().map(|&t| f(t)).collect())
-        };
+        let tri =
+            |f: &dyn Fn([usize; 3]) -> f64| repeat_rows(triangles.iter().map(|&t| f(t)).collect());
         t3_cols.extend([
             f64_col("T3AMP", 1, flat(&|s| s.t3_amp.clone()), None),
             f64_col("T3AMPERR", 1, flat(&|s| s.t3_amp_err.clone()), None),
@@ -575,8 +579,7 @@ impl OiProduct<'_> {
                 3,
                 (0..nset)
                     .flat_map(|_| {
-                        orders
-                            .triangles
+                        triangles
                             .iter()
                             .flat_map(|&[a, b, c]| [sta(a), sta(b), sta(c)])
                     })
@@ -586,11 +589,10 @@ impl OiProduct<'_> {
         ]);
         let t3_hdu = Hdu::bintable("OI_T3", Table::new(nt * nset, t3_cols), data_header(vec![]));
 
-        let nq = orders.quads.len();
+        let nq = quads.len();
         let mut q4_cols = common(nq);
-        let quad = |f: &dyn Fn([usize; 4]) -> f64| {
-            repeat_rows(orders.quads.iter().map(|&q| f(q)).collect())
-        };
+        let quad =
+            |f: &dyn Fn([usize; 4]) -> f64| repeat_rows(quads.iter().map(|&q| f(q)).collect());
         q4_cols.extend([
             f64_col("Q4AMP", 1, flat(&|s| s.closure_amp.clone()), None),
             f64_col("Q4AMPERR", 1, flat(&|s| s.closure_amp_err.clone()), None),
@@ -615,8 +617,7 @@ impl OiProduct<'_> {
                 4,
                 (0..nset)
                     .flat_map(|_| {
-                        orders
-                            .quads
+                        quads
                             .iter()
                             .flat_map(|&[a, b, c, d]| [sta(a), sta(b), sta(c), sta(d)])
                     })

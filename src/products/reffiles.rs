@@ -2,10 +2,10 @@
 //! raster, §7.7), plus the small JSON forms we accept for user `bandpass` and `affine2d`
 //! overrides in place of upstream's ASDF files.
 
-use crate::analyze::affine::Affine2d;
-use crate::analyze::lgmodel::BandpassSample;
 use crate::error::{Error, Result};
 use crate::fits::{find_hdu, read_fits, HduData};
+use crate::niriss::affine::Affine2d;
+use crate::niriss::filters::BandpassSample;
 use crate::niriss::mask::{DESIGN_CENTRES_M, N_HOLES};
 
 /// A filter throughput table.

@@ -1,6 +1,7 @@
-//! Command-line option parsing shared by `ami3 analyze` and `ami3 run`: upstream's parameter
-//! names and defaults (upstream.md §5.2) turned into `AnalyzeParams` and `References`, reading
-//! the reference files named on the command line. No science here.
+//! The analysis options as the command line and the page give them (strings): upstream's
+//! parameter names and defaults (upstream.md §5.2) turned into `AnalyzeParams` and `References`,
+//! reading the reference files they name through a caller-given reader. Used by `ami3 analyze`,
+//! `ami3 run` and `wasm`. No science here.
 
 use crate::analyze::exposure::{AffineChoice, AnalyzeParams, References};
 use crate::error::{Error, Result};
