@@ -162,14 +162,18 @@ pub fn rasterise_pupil(geometry: &MaskGeometry, size: usize, diameter_m: f64) ->
 
 /// Analyses one exposure. `progress(done, total)` is called by the calling thread after each
 /// round of integrations (one per thread of the pool; one by one on a single thread).
+///
+/// The stages, each a function below: what is fixed for the exposure (geometry, bandpass,
+/// pixel scale, integrations, window, affine distortion), the pixels prepared for the fit
+/// (reference rows, outliers, crop), the plan of the fit (bad-pixel fixer, centroider, model),
+/// the fit of each integration, and the average over integrations.
 pub fn analyze_exposure(
     exposure: &CalExposure,
     refs: &References,
     params: &AnalyzeParams,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<ExposureAnalysis> {
-    let file = exposure.file_name.as_str();
-    let fail = |p: String| Error::new(file, p);
+    let fail = |p: String| Error::new(exposure.file_name.as_str(), p);
     let mut notes = Vec::new();
     if params.oversample == 0 || params.oversample.is_multiple_of(2) {
         return Err(fail(format!(
@@ -177,13 +181,63 @@ pub fn analyze_exposure(
             params.oversample
         )));
     }
+    let geometry = mask_geometry(refs, params, &mut notes);
+    let filter = exposure.keyword("FILTER").unwrap_or_default();
+    let bandpass = exposure_bandpass(&filter, refs, params, &mut notes).map_err(fail)?;
+    let pixscale_rad = pixel_scale_rad(exposure, &mut notes);
+    let nint = integrations_in_use(exposure, params, &mut notes).map_err(fail)?;
+    let window = Window::of(exposure).map_err(fail)?;
+    let affine = choose_affine(
+        exposure,
+        &window,
+        nint,
+        (&geometry, &bandpass, pixscale_rad),
+        params,
+        &mut notes,
+    )
+    .map_err(fail)?;
+    let pixels = PreparedPixels::new(exposure, &window, nint).map_err(fail)?;
+    let plan = FitPlan::new(
+        refs,
+        params,
+        &filter,
+        geometry,
+        bandpass,
+        affine,
+        pixscale_rad,
+        pixels.n,
+        nint == 1,
+    )
+    .map_err(fail)?;
+    let integrations =
+        fit_integrations(&plan, &pixels, nint, progress).map_err(|e| fail(e.problem))?;
+    let average = average_over(&plan.orders, &integrations);
+    Ok(ExposureAnalysis {
+        exposure_name: exposure.file_name.clone(),
+        root: exposure.root(),
+        geometry: plan.model.geometry.clone(),
+        orders: plan.orders,
+        bandpass: plan.model.bandpass.clone(),
+        affine,
+        pixscale_rad,
+        n: pixels.n,
+        integrations,
+        average,
+        notes,
+    })
+}
 
-    // geometry from the NRM reference file (or the design values) and the hole subset
+/// Geometry from the NRM reference file (or the design values) and the hole subset.
+fn mask_geometry(
+    refs: &References,
+    params: &AnalyzeParams,
+    notes: &mut Vec<String>,
+) -> MaskGeometry {
     let holes: Vec<usize> = params
         .chooseholes
         .clone()
         .unwrap_or_else(|| (0..N_HOLES).collect());
-    let geometry = match &refs.nrm {
+    match &refs.nrm {
         Some(nrm) => {
             MaskGeometry::from_design(&nrm.design_centres_m, nrm.hole_flat_to_flat_m, &holes)
         }
@@ -198,39 +252,53 @@ pub fn analyze_exposure(
                 &holes,
             )
         }
-    };
-    let orders = Orders::new(geometry.n_holes());
+    }
+}
 
-    // bandpass: user's, else from the throughput table
-    let filter = exposure.keyword("FILTER").unwrap_or_default();
-    let bandpass = match (&params.bandpass, &refs.throughput) {
-        (Some(bp), _) => bp.clone(),
+/// The bandpass: the user's, else from the throughput table, else from the built-in curve of
+/// the exposure's filter.
+fn exposure_bandpass(
+    filter: &str,
+    refs: &References,
+    params: &AnalyzeParams,
+    notes: &mut Vec<String>,
+) -> std::result::Result<Vec<BandpassSample>, String> {
+    match (&params.bandpass, &refs.throughput) {
+        (Some(bp), _) => Ok(bp.clone()),
         (None, Some(t)) => bandpass::from_throughput(&t.wavelength_angstrom, &t.throughput)
-            .map_err(|e| fail(format!("throughput reference file: {e}")))?,
+            .map_err(|e| format!("throughput reference file: {e}")),
         (None, None) => {
-            let (wl, th) = crate::niriss::throughput::builtin_throughput(&filter)
-                .map_err(|e| fail(e.problem))?;
+            let (wl, th) =
+                crate::niriss::throughput::builtin_throughput(filter).map_err(|e| e.problem)?;
             notes.push(format!(
                 "no throughput reference file: using the built-in {filter} curve ({})",
                 crate::niriss::throughput::BUILTIN_CURVE_SOURCE
             ));
-            bandpass::from_throughput(&wl, &th).map_err(fail)?
+            bandpass::from_throughput(&wl, &th)
         }
-    };
+    }
+}
 
-    // pixel scale
+/// Mean detector pixel scale in radians (65.6 mas when the SCI header has no WCS scale).
+fn pixel_scale_rad(exposure: &CalExposure, notes: &mut Vec<String>) -> f64 {
     let ((sx, sy), defaulted) = exposure.pixel_scale_deg();
     if defaulted {
         notes.push("no CD/CDELT keywords in the SCI header: using 65.6 mas per pixel".into());
     }
-    let pixscale_rad = (0.5 * (sx + sy)).to_radians();
+    (0.5 * (sx + sy)).to_radians()
+}
 
-    // integrations in use, SUB80 extraction of full frames
+/// How many integrations are fitted (`firstfew`).
+fn integrations_in_use(
+    exposure: &CalExposure,
+    params: &AnalyzeParams,
+    notes: &mut Vec<String>,
+) -> std::result::Result<usize, String> {
     let mut nint = exposure.nint;
     if let Some(f) = params.firstfew {
         if exposure.nint > 1 {
             if f == 0 {
-                return Err(fail("firstfew must be at least 1".into()));
+                return Err("firstfew must be at least 1".into());
             }
             if f < exposure.nint {
                 nint = f;
@@ -242,42 +310,78 @@ pub fn analyze_exposure(
             }
         }
     }
-    let full = exposure
-        .keyword("SUBARRAY")
-        .is_some_and(|s| s.eq_ignore_ascii_case("FULL"));
-    let (row0, col0, ny, nx) = if full {
-        if exposure.ny < 80 || exposure.nx < 1124 {
-            return Err(fail(format!(
-                "SUBARRAY is FULL but the image is {}x{}",
-                exposure.ny, exposure.nx
-            )));
-        }
-        (0, 1044, 80, 80)
-    } else {
-        (0, 0, exposure.ny, exposure.nx)
-    };
-    let cube = |arr: &[f64], k: usize, r: usize, c: usize| {
-        arr[(k * exposure.ny + row0 + r) * exposure.nx + col0 + c]
-    };
-    let cube_dq = |k: usize, r: usize, c: usize| {
-        exposure.dq[(k * exposure.ny + row0 + r) * exposure.nx + col0 + c]
-    };
+    Ok(nint)
+}
 
-    // affine distortion, possibly from the rotation search on the untrimmed median image
+/// The part of each frame that is analysed: the SUB80 box of a full frame, else all of it.
+struct Window {
+    row0: usize,
+    col0: usize,
+    ny: usize,
+    nx: usize,
+    /// The frame's own size, for indexing the cube.
+    frame_ny: usize,
+    frame_nx: usize,
+}
+
+impl Window {
+    fn of(exposure: &CalExposure) -> std::result::Result<Window, String> {
+        let full = exposure
+            .keyword("SUBARRAY")
+            .is_some_and(|s| s.eq_ignore_ascii_case("FULL"));
+        let (row0, col0, ny, nx) = if full {
+            if exposure.ny < 80 || exposure.nx < 1124 {
+                return Err(format!(
+                    "SUBARRAY is FULL but the image is {}x{}",
+                    exposure.ny, exposure.nx
+                ));
+            }
+            (0, 1044, 80, 80)
+        } else {
+            (0, 0, exposure.ny, exposure.nx)
+        };
+        Ok(Window {
+            row0,
+            col0,
+            ny,
+            nx,
+            frame_ny: exposure.ny,
+            frame_nx: exposure.nx,
+        })
+    }
+
+    /// Index in the cube of integration `k`, row `r` and column `c` of the window.
+    fn index(&self, k: usize, r: usize, c: usize) -> usize {
+        (k * self.frame_ny + self.row0 + r) * self.frame_nx + self.col0 + c
+    }
+}
+
+/// The affine distortion: commissioning, given, or from the rotation search on the untrimmed
+/// median image; `--rotation` composed with it.
+fn choose_affine(
+    exposure: &CalExposure,
+    window: &Window,
+    nint: usize,
+    (geometry, bandpass, pixscale_rad): (&MaskGeometry, &[BandpassSample], f64),
+    params: &AnalyzeParams,
+    notes: &mut Vec<String>,
+) -> std::result::Result<Affine2d, String> {
     let base_affine = match &params.affine2d {
         AffineChoice::Commissioning => Affine2d::commissioning(),
         AffineChoice::Given(a) => *a,
         AffineChoice::Search => {
+            let (ny, nx) = (window.ny, window.nx);
             let (start, stop, step) = params.rotation_search_deg;
-            let grid: Vec<f64> = search_grid_deg(start, stop, step)
-                .map_err(fail)?
+            let grid: Vec<f64> = search_grid_deg(start, stop, step)?
                 .into_iter()
                 .map(|g| g + params.rotation_deg)
                 .collect();
             let mut med = vec![0.0; ny * nx];
             for r in 0..ny {
                 for c in 0..nx {
-                    let v: Vec<f64> = (0..nint).map(|k| cube(&exposure.sci, k, r, c)).collect();
+                    let v: Vec<f64> = (0..nint)
+                        .map(|k| exposure.sci[window.index(k, r, c)])
+                        .collect();
                     med[r * nx + c] = if v.iter().any(|x| x.is_nan()) {
                         f64::NAN
                     } else {
@@ -288,141 +392,208 @@ pub fn analyze_exposure(
             let filled = fill_nans_with_neighbour_median(&med, ny, nx);
             let model = LgModel::new(
                 geometry.clone(),
-                bandpass.clone(),
+                bandpass.to_vec(),
                 Affine2d::ideal(),
                 pixscale_rad,
                 params.oversample,
                 nx,
             );
-            let rot = find_rotation_deg(&model, &filled, ny, nx, params.psf_offset, &grid)
-                .map_err(fail)?;
+            let rot = find_rotation_deg(&model, &filled, ny, nx, params.psf_offset, &grid)?;
             notes.push(format!("rotation search found {rot:.4} degrees"));
             Affine2d::rotation(rot.to_radians())
         }
     };
-    let affine = if params.rotation_deg != 0.0 && params.affine2d != AffineChoice::Search {
-        compose_rotation(&base_affine, params.rotation_deg.to_radians())
-    } else {
-        base_affine
-    };
+    Ok(
+        if params.rotation_deg != 0.0 && params.affine2d != AffineChoice::Search {
+            compose_rotation(&base_affine, params.rotation_deg.to_radians())
+        } else {
+            base_affine
+        },
+    )
+}
 
-    // drop the 4 reference rows, flag temporal outliers, crop around the median peak
-    let ref_rows = 4.min(ny.saturating_sub(9));
-    let ty = ny - ref_rows;
-    let mut data = vec![0.0; nint * ty * nx];
-    let mut dq = vec![0u32; nint * ty * nx];
-    let mut err = exposure.err.as_ref().map(|_| vec![0.0; nint * ty * nx]);
-    for k in 0..nint {
-        for r in 0..ty {
-            for c in 0..nx {
-                let i = (k * ty + r) * nx + c;
-                data[i] = cube(&exposure.sci, k, r + ref_rows, c);
-                dq[i] = cube_dq(k, r + ref_rows, c);
-                if let (Some(e), Some(src)) = (err.as_mut(), exposure.err.as_ref()) {
-                    e[i] = cube(src, k, r + ref_rows, c);
+/// The pixels the fit takes: the window without its 4 reference rows, temporal outliers
+/// flagged, and the crop box around the median image's peak.
+struct PreparedPixels {
+    /// Trimmed cubes, `nint` x `ty` x `nx`.
+    data: Vec<f64>,
+    dq: Vec<u32>,
+    err: Option<Vec<f64>>,
+    nx: usize,
+    ty: usize,
+    /// Crop centre (row, column) in the trimmed frame and half-width; the crop is n x n.
+    centre: (usize, usize),
+    half: usize,
+    n: usize,
+}
+
+impl PreparedPixels {
+    fn new(
+        exposure: &CalExposure,
+        window: &Window,
+        nint: usize,
+    ) -> std::result::Result<PreparedPixels, String> {
+        let (ny, nx) = (window.ny, window.nx);
+        let ref_rows = 4.min(ny.saturating_sub(9));
+        let ty = ny - ref_rows;
+        let mut data = vec![0.0; nint * ty * nx];
+        let mut dq = vec![0u32; nint * ty * nx];
+        let mut err = exposure.err.as_ref().map(|_| vec![0.0; nint * ty * nx]);
+        for k in 0..nint {
+            for r in 0..ty {
+                for c in 0..nx {
+                    let i = (k * ty + r) * nx + c;
+                    let src = window.index(k, r + ref_rows, c);
+                    data[i] = exposure.sci[src];
+                    dq[i] = exposure.dq[src];
+                    if let (Some(e), Some(all)) = (err.as_mut(), exposure.err.as_ref()) {
+                        e[i] = all[src];
+                    }
                 }
             }
         }
-    }
-    let mut med = vec![f64::NAN; ty * nx];
-    for p in 0..ty * nx {
-        let v: Vec<f64> = (0..nint)
-            .map(|k| data[k * ty * nx + p])
-            .filter(|x| x.is_finite())
-            .collect();
-        if v.is_empty() {
-            continue;
-        }
-        let m = median(&v);
-        let s = population_std(&v);
-        med[p] = m;
-        for k in 0..nint {
-            let i = k * ty * nx + p;
-            // upstream adds 1 to the DQ value, which can carry into other bits (§8.2 item 9)
-            if data[i] - m > 10.0 * s {
-                dq[i] |= DO_NOT_USE;
+        let mut med = vec![f64::NAN; ty * nx];
+        for p in 0..ty * nx {
+            let v: Vec<f64> = (0..nint)
+                .map(|k| data[k * ty * nx + p])
+                .filter(|x| x.is_finite())
+                .collect();
+            if v.is_empty() {
+                continue;
+            }
+            let m = median(&v);
+            let s = population_std(&v);
+            med[p] = m;
+            for k in 0..nint {
+                let i = k * ty * nx + p;
+                // upstream adds 1 to the DQ value, which can carry into other bits (§8.2 item 9)
+                if data[i] - m > 10.0 * s {
+                    dq[i] |= DO_NOT_USE;
+                }
             }
         }
-    }
-    let peak = med
-        .iter()
-        .enumerate()
-        .filter(|(_, v)| v.is_finite())
-        .fold(None, |best: Option<(usize, f64)>, (i, &v)| match best {
-            Some((_, b)) if b >= v => best,
-            _ => Some((i, v)),
+        let peak = med
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.is_finite())
+            .fold(None, |best: Option<(usize, f64)>, (i, &v)| match best {
+                Some((_, b)) if b >= v => best,
+                _ => Some((i, v)),
+            })
+            .ok_or_else(|| "no finite pixel in the median image".to_string())?
+            .0;
+        let (pr, pc) = (peak / nx, peak % nx);
+        let half = pr.min(pc).min(ty - 1 - pr).min(nx - 1 - pc);
+        let n = 2 * half + 1;
+        if n < 9 {
+            return Err(format!(
+                "the brightest pixel is at row {pr}, column {pc} of the trimmed image, {half} pixels from the edge: too close to crop an AMI image"
+            ));
+        }
+        Ok(PreparedPixels {
+            data,
+            dq,
+            err,
+            nx,
+            ty,
+            centre: (pr, pc),
+            half,
+            n,
         })
-        .ok_or_else(|| fail("no finite pixel in the median image".into()))?
-        .0;
-    let (pr, pc) = (peak / nx, peak % nx);
-    let half = pr.min(pc).min(ty - 1 - pr).min(nx - 1 - pc);
-    let n = 2 * half + 1;
-    if n < 9 {
-        return Err(fail(format!(
-            "the brightest pixel is at row {pr}, column {pc} of the trimmed image, {half} pixels from the edge: too close to crop an AMI image"
-        )));
     }
-    let crop = |src: &[f64], k: usize| -> Vec<f64> {
-        let mut out = Vec::with_capacity(n * n);
+
+    /// The n x n crop of integration `k` of a trimmed cube.
+    fn crop<T: Copy>(&self, src: &[T], k: usize) -> Vec<T> {
+        let ((pr, pc), half) = (self.centre, self.half);
+        let mut out = Vec::with_capacity(self.n * self.n);
         for r in pr - half..=pr + half {
-            let base = (k * ty + r) * nx;
+            let base = (k * self.ty + r) * self.nx;
             out.extend_from_slice(&src[base + pc - half..=base + pc + half]);
         }
         out
-    };
-    let crop_dq = |k: usize| -> Vec<u32> {
-        let mut out = Vec::with_capacity(n * n);
-        for r in pr - half..=pr + half {
-            let base = (k * ty + r) * nx;
-            out.extend_from_slice(&dq[base + pc - half..=base + pc + half]);
-        }
-        out
-    };
+    }
+}
 
-    let fixer = if params.run_bpfix {
-        let pupil = match &refs.nrm {
-            Some(nrm) => nrm.pupil.clone(),
-            None => rasterise_pupil(&geometry, 1024, super::bpfix::PUPIL_IMAGE_DIAMETER_M),
+/// What is fixed for every integration's fit: the bad-pixel fixer, the centroider, the model
+/// and its basis plan, the observable orders.
+struct FitPlan<'a> {
+    params: &'a AnalyzeParams,
+    fixer: Option<Arc<BadPixelFixer>>,
+    centroider: Centroider,
+    model: LgModel,
+    basis_plan: super::lgmodel::BasisPlan,
+    orders: Orders,
+    /// One integration: its errors are propagated from ERR (or the residuals).
+    single: bool,
+}
+
+impl<'a> FitPlan<'a> {
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        refs: &References,
+        params: &'a AnalyzeParams,
+        filter: &str,
+        geometry: MaskGeometry,
+        bandpass: Vec<BandpassSample>,
+        affine: Affine2d,
+        pixscale_rad: f64,
+        n: usize,
+        single: bool,
+    ) -> std::result::Result<FitPlan<'a>, String> {
+        let orders = Orders::new(geometry.n_holes());
+        let fixer = if params.run_bpfix {
+            let pupil = match &refs.nrm {
+                Some(nrm) => nrm.pupil.clone(),
+                None => rasterise_pupil(&geometry, 1024, super::bpfix::PUPIL_IMAGE_DIAMETER_M),
+            };
+            let size = refs.nrm.as_ref().map_or(1024, |r| r.pupil_size);
+            Some(cached_fixer(&pupil, size, filter, pixscale_rad, n).map_err(|e| e.problem)?)
+        } else {
+            None
         };
-        let size = refs.nrm.as_ref().map_or(1024, |r| r.pupil_size);
-        Some(cached_fixer(&pupil, size, &filter, pixscale_rad, n).map_err(|e| fail(e.problem))?)
-    } else {
-        None
-    };
-    let centroider = Centroider::new(n).map_err(|e| fail(e.problem))?;
-    let model = LgModel::new(
-        geometry.clone(),
-        bandpass.clone(),
-        affine,
-        pixscale_rad,
-        params.oversample,
-        n,
-    );
-    let plan = model.plan();
-    let single = nint == 1;
-    let fit_integration = |k: usize| -> Result<IntegrationFit> {
-        let mut img = crop(&data, k);
-        let q = crop_dq(k);
+        let centroider = Centroider::new(n).map_err(|e| e.problem)?;
+        let model = LgModel::new(
+            geometry,
+            bandpass,
+            affine,
+            pixscale_rad,
+            params.oversample,
+            n,
+        );
+        let basis_plan = model.plan();
+        Ok(FitPlan {
+            params,
+            fixer,
+            centroider,
+            model,
+            basis_plan,
+            orders,
+            single,
+        })
+    }
+
+    /// Integration `k`: bad-pixel fix, centroid, basis, fit, observables (and, alone, errors).
+    fn fit_integration(&self, pixels: &PreparedPixels, k: usize) -> Result<IntegrationFit> {
+        let n = pixels.n;
+        let fail = |p: String| Error::new("", format!("integration {}: {p}", k + 1));
+        let mut img = pixels.crop(&pixels.data, k);
+        let q = pixels.crop(&pixels.dq, k);
         let mut bad: Vec<bool> = q
             .iter()
             .map(|&b| b & (DO_NOT_USE | JUMP_DET) != 0)
             .collect();
-        if let Some(fixer) = &fixer {
+        if let Some(fixer) = &self.fixer {
             let d = ArrayViewMut2::from_shape((n, n), &mut img).expect("n x n");
             let b = ArrayViewMut2::from_shape((n, n), &mut bad).expect("n x n");
-            fixer.fix(d, b).map_err(|e| {
-                fail(format!(
-                    "integration {}: bad-pixel fix: {}",
-                    k + 1,
-                    e.problem
-                ))
-            })?;
+            fixer
+                .fix(d, b)
+                .map_err(|e| fail(format!("bad-pixel fix: {}", e.problem)))?;
         }
         // NaN pixels are never fitted (upstream lets them through without run_bpfix)
         let excluded: Vec<bool> = img
             .iter()
             .zip(&bad)
-            .map(|(v, &b)| !v.is_finite() || (params.usebp && b))
+            .map(|(v, &b)| !v.is_finite() || (self.params.usebp && b))
             .collect();
         let view = ArrayView2::from_shape((n, n), &img).expect("n x n");
         let clean: Vec<f64> = img
@@ -430,43 +601,46 @@ pub fn analyze_exposure(
             .map(|v| if v.is_finite() { *v } else { 0.0 })
             .collect();
         let cview = ArrayView2::from_shape((n, n), &clean).expect("n x n");
-        let c = centroider
+        let c = self
+            .centroider
             .centroid(if img.iter().all(|v| v.is_finite()) {
                 view
             } else {
                 cview
             })
-            .map_err(|e| fail(format!("integration {}: {}", k + 1, e.problem)))?;
+            .map_err(|e| fail(e.problem))?;
         let (cx, cy) = (c.x_px, c.y_px);
         if !(cx.is_finite() && cy.is_finite()) {
-            return Err(fail(format!(
-                "integration {}: the centroid could not be measured",
-                k + 1
-            )));
+            return Err(fail("the centroid could not be measured".into()));
         }
-        let basis = model.basis_with(&plan, (cx, cy));
-        let e = err.as_ref().map(|e| crop(e, k));
+        let basis = self.model.basis_with(&self.basis_plan, (cx, cy));
+        let e = pixels.err.as_ref().map(|e| pixels.crop(e, k));
         // one integration has no scatter to measure: its errors come from the covariance
         let covariance = match e.as_deref() {
-            _ if !single => Covariance::Skip,
+            _ if !self.single => Covariance::Skip,
             Some(e) if !e.is_empty() => Covariance::FromErr(e),
             _ => Covariance::FromResiduals,
         };
-        let lf = fit(&basis, &img, &excluded, covariance)
-            .map_err(|p| fail(format!("integration {}: {p}", k + 1)))?;
-        let observables = orders.from_coefficients(&lf.coeffs);
+        let lf = fit(&basis, &img, &excluded, covariance).map_err(fail)?;
+        let observables = self.orders.from_coefficients(&lf.coeffs);
         let coeffs_norm: Vec<f64> = lf.coeffs.iter().map(|v| v / lf.coeffs[0]).collect();
-        let errors = if single {
+        let errors = if self.single {
             let cov = lf
                 .covariance
                 .as_deref()
                 .expect("fit returns a covariance for a single integration");
-            let mut set = single_set(&orders, &observables);
+            let mut set = single_set(&self.orders, &observables);
             let centroid_cov = e
                 .as_deref()
-                .map(|e| centroid_covariance(&centroider, &img, e, k as u64));
-            let phase_cov = centroid_cov.map(|c| centroid_phase_covariance(&model, c));
-            propagate_errors(&orders, &lf.coeffs, cov, phase_cov.as_deref(), &mut set);
+                .map(|e| centroid_covariance(&self.centroider, &img, e, k as u64));
+            let phase_cov = centroid_cov.map(|c| centroid_phase_covariance(&self.model, c));
+            propagate_errors(
+                &self.orders,
+                &lf.coeffs,
+                cov,
+                phase_cov.as_deref(),
+                &mut set,
+            );
             Some(set)
         } else {
             None
@@ -480,44 +654,46 @@ pub fn analyze_exposure(
             residual: lf.residual,
             errors,
         })
-    };
-    // Integrations go to the thread pool in rounds of one per thread, and progress is reported
-    // by the calling thread between rounds: in the browser only that thread may call JavaScript,
-    // and it waits while the pool works. Integrations take about the same time, so rounds lose
-    // little to a free-for-all.
+    }
+}
+
+/// Fits every integration. They go to the thread pool in rounds of one per thread, and
+/// progress is reported by the calling thread between rounds: in the browser only that thread
+/// may call JavaScript, and it waits while the pool works. Integrations take about the same
+/// time, so rounds lose little to a free-for-all. Errors carry no file name.
+fn fit_integrations(
+    plan: &FitPlan,
+    pixels: &PreparedPixels,
+    nint: usize,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Vec<IntegrationFit>> {
     let round = rayon::current_num_threads().max(1);
     let mut integrations: Vec<IntegrationFit> = Vec::with_capacity(nint);
     for start in (0..nint).step_by(round) {
         let end = (start + round).min(nint);
-        let fits: Vec<Result<IntegrationFit>> =
-            (start..end).into_par_iter().map(fit_integration).collect();
+        let fits: Vec<Result<IntegrationFit>> = (start..end)
+            .into_par_iter()
+            .map(|k| plan.fit_integration(pixels, k))
+            .collect();
         for fit in fits {
             integrations.push(fit?);
         }
         progress(end, nint);
     }
-    let average = if single {
-        integrations[0]
+    Ok(integrations)
+}
+
+/// The exposure's values and errors: the propagated errors of a single integration, else the
+/// average over integrations with the scatter between them.
+fn average_over(orders: &Orders, integrations: &[IntegrationFit]) -> ObservableSet {
+    if let [only] = integrations {
+        return only
             .errors
             .clone()
-            .expect("single integration has propagated errors")
-    } else {
-        let obs: Vec<Observables> = integrations.iter().map(|f| f.observables.clone()).collect();
-        average_integrations(&orders, &obs)
-    };
-    Ok(ExposureAnalysis {
-        exposure_name: exposure.file_name.clone(),
-        root: exposure.root(),
-        geometry,
-        orders,
-        bandpass,
-        affine,
-        pixscale_rad,
-        n,
-        integrations,
-        average,
-        notes,
-    })
+            .expect("single integration has propagated errors");
+    }
+    let obs: Vec<Observables> = integrations.iter().map(|f| f.observables.clone()).collect();
+    average_integrations(orders, &obs)
 }
 
 /// What a bad-pixel fixer is built from; equal keys give identical fixers.
