@@ -384,6 +384,18 @@ for (const [label, server, query] of SETUPS) {
   });
 }
 
+test('real data without a throughput file: the built-in F480M curve, the products of ami3 run without --throughput', { timeout: TIMEOUT_MS }, async () => {
+  const out = path.join(tmp, 'abdor-builtin-native');
+  fs.mkdirSync(out);
+  const r = ami3(['run', path.join(ABDOR, 'asn.json'), '--out', out, '--nrm', path.join(DATA, 'nrm.fits')]);
+  assert.equal(r.status, 0, r.stderr);
+  const expected = readDir(out);
+  assert.equal(expected.size, 10, [...expected.keys()].join(', '));
+  const files = ABDOR_INPUTS.filter((f) => !f.endsWith('throughput_f480m.fits'));
+  const { state } = await reduceAndCompare(urls.isolated, files, expected);
+  assert.ok(!state.messages.some((m) => m.startsWith('Throughput reference')), state.messages.join('; '));
+});
+
 // A simulated association with flagged pixels (ami3 demo: the same three flagged pixels in
 // every integration, so the averaged residual images hold NaN), chosen as files.
 let flaggedDemo;
