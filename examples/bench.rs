@@ -25,12 +25,13 @@ fn main() {
     let exposure = "jw10005003001_03102_00001_nis_calints.fits";
     let e = CalExposure::from_bytes(&read(exposure), exposure).unwrap();
     let params = AnalyzeParams::default();
+    let planner = ami3::analyze::planner::Planner::new();
     println!("| what | threads | best of {repeats} (s) | per integration (ms) |");
     println!("|---|---|---|---|");
-    // the first analysis of a process builds the bad-pixel support (three 1024^2 matrix DFTs),
-    // later ones with the same filter, pixel scale and crop reuse it
+    // the first analysis with a planner builds the bad-pixel support (three 1024^2 matrix
+    // DFTs), later ones with the same filter, pixel scale and crop reuse it
     let t = Instant::now();
-    analyze_exposure(&e, &refs, &params, &|_, _| {}).unwrap();
+    analyze_exposure(&e, &refs, &params, &planner, &|_, _| {}).unwrap();
     let cold = t.elapsed().as_secs_f64();
     println!(
         "| ami_analyze, one exposure, first in the process (cold) | 2 | {cold:.3} | {:.1} |",
@@ -38,7 +39,7 @@ fn main() {
     );
     for threads in [1usize, 2] {
         let best = best_of(repeats, threads, || {
-            analyze_exposure(&e, &refs, &params, &|_, _| {}).unwrap();
+            analyze_exposure(&e, &refs, &params, &planner, &|_, _| {}).unwrap();
         });
         println!(
             "| ami_analyze, one exposure (5 integrations) | {threads} | {best:.3} | {:.1} |",

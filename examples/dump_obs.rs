@@ -12,7 +12,8 @@ fn main() {
         nrm: Some(NrmReference::from_bytes(&read(&a[2]), &a[2]).unwrap()),
     };
     let t = std::time::Instant::now();
-    let r = analyze_exposure(&exp, &refs, &AnalyzeParams::default(), &|_, _| {}).unwrap();
+    let planner = ami3::analyze::planner::Planner::new();
+    let r = analyze_exposure(&exp, &refs, &AnalyzeParams::default(), &planner, &|_, _| {}).unwrap();
     eprintln!(
         "analyzed {} integrations in {:?}, n = {}",
         r.integrations.len(),

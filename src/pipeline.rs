@@ -5,6 +5,7 @@
 //! per exposure, then `combine` over the member results.
 
 use crate::analyze::exposure::{AnalyzeParams, References};
+use crate::analyze::planner::Planner;
 use crate::average::average;
 use crate::error::{Error, Result};
 use crate::fits::{write_fits, Card, Header};
@@ -257,10 +258,11 @@ pub fn analyze_member(
     asn: &Association,
     refs: &References,
     options: &PipelineOptions,
+    planner: &Planner,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<(MemberResult, Vec<ProductFile>)> {
     let exposure = crate::products::exposure::CalExposure::from_bytes(bytes, &member.expname)?;
-    let analyzed = analyze(exposure, refs, &options.analyze, progress)?;
+    let analyzed = analyze(exposure, refs, &options.analyze, planner, progress)?;
     let an = &analyzed.analysis;
     let result = MemberResult {
         member: member.clone(),
@@ -437,12 +439,14 @@ pub fn run_pipeline(
     options: &PipelineOptions,
     progress: &(dyn Fn(&str, usize, usize) + Sync),
 ) -> (Vec<ProductFile>, Combined, Vec<Error>) {
+    // the members share filter, pixel scale and mask: one planner builds their fixer once
+    let planner = Planner::new();
     let mut products = Vec::new();
     let mut results = Vec::new();
     let mut errors = Vec::new();
     for member in &asn.members {
         let outcome = load(&member.expname).and_then(|bytes| {
-            analyze_member(&bytes, member, asn, refs, options, &|d, t| {
+            analyze_member(&bytes, member, asn, refs, options, &planner, &|d, t| {
                 progress(&member.expname, d, t)
             })
         });

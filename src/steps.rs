@@ -3,6 +3,7 @@
 
 use crate::analyze::bandpass::centre_and_fraction;
 use crate::analyze::exposure::{analyze_exposure, AnalyzeParams, ExposureAnalysis, References};
+use crate::analyze::planner::Planner;
 use crate::error::Result;
 use crate::fits::{write_fits, Card, Header};
 use crate::products::amilg::lg_fit_hdus;
@@ -31,9 +32,10 @@ pub fn analyze(
     exposure: CalExposure,
     refs: &References,
     params: &AnalyzeParams,
+    planner: &Planner,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<AnalyzedExposure> {
-    let analysis = analyze_exposure(&exposure, refs, params, progress)?;
+    let analysis = analyze_exposure(&exposure, refs, params, planner, progress)?;
     let (centre, fraction) = centre_and_fraction(&analysis.bandpass);
     let pixscale_arcsec = analysis.pixscale_rad.to_degrees() * 3600.0;
     let meta = OiMeta::from_exposure(
@@ -169,10 +171,11 @@ pub fn analyze_bytes(
     file_name: &str,
     refs: &References,
     params: &AnalyzeParams,
+    planner: &Planner,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<(AnalyzedExposure, Vec<ProductFile>)> {
     let exposure = CalExposure::from_bytes(bytes, file_name)?;
-    let analyzed = analyze(exposure, refs, params, progress)?;
+    let analyzed = analyze(exposure, refs, params, planner, progress)?;
     let products = analyze_products(&analyzed);
     Ok((analyzed, products))
 }

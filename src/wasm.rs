@@ -2,6 +2,7 @@
 //! for the page's workers. Bytes in, bytes and plain data out; no science here.
 
 use crate::analyze::exposure::References;
+use crate::analyze::planner::Planner;
 use crate::error::Error;
 use crate::options::{build_params, build_references, AnalyzeOptions};
 use crate::pipeline::{
@@ -217,10 +218,13 @@ pub fn analyze_member_js(
     };
     let report = AssertSync::new(&report);
     let report = &report;
-    let (result, products) = analyze_member(bytes, &member, &asn, &refs, &opts, &move |d, t| {
-        report.call(d, t)
-    })
-    .map_err(js_err)?;
+    let (result, products) = WORKER_PLANNER
+        .with(|planner| {
+            analyze_member(bytes, &member, &asn, &refs, &opts, planner, &move |d, t| {
+                report.call(d, t)
+            })
+        })
+        .map_err(js_err)?;
     #[derive(Serialize)]
     struct Out<'a> {
         products: Vec<JsProduct<'a>>,
@@ -233,6 +237,12 @@ pub fn analyze_member_js(
         result: &result.to_bytes(),
         view: member_view(&result),
     })
+}
+
+thread_local! {
+    /// This worker's planner: a page worker is one wasm instance called from one thread, so the
+    /// bad-pixel fixer built for its first exposure serves the exposures it analyses next.
+    static WORKER_PLANNER: Planner = Planner::new();
 }
 
 /// A JS progress callback made shareable with rayon: it is only ever invoked on the thread that

@@ -17,6 +17,7 @@ fn our_products() -> Vec<(String, Vec<u8>)> {
         EXPOSURE,
         &references(),
         &AnalyzeParams::default(),
+        planner(),
         &|_, _| {},
     )
     .unwrap();

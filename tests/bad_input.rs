@@ -19,7 +19,7 @@ fn analyze_err(bytes: &[u8], name: &str) -> String {
         firstfew: Some(2),
         ..AnalyzeParams::default()
     };
-    match analyze_bytes(bytes, name, &references(), &params, &|_, _| {}) {
+    match analyze_bytes(bytes, name, &references(), &params, planner(), &|_, _| {}) {
         Ok(_) => panic!("{name}: expected an error"),
         Err(e) => {
             let msg = e.to_string();
@@ -82,12 +82,13 @@ fn a_filter_without_a_built_in_curve_needs_a_throughput_file() {
         throughput: None,
         ..references()
     };
-    let e = analyze_bytes(&bytes, name, &no_throughput, &params, &|_, _| {}).unwrap_err();
+    let e =
+        analyze_bytes(&bytes, name, &no_throughput, &params, planner(), &|_, _| {}).unwrap_err();
     let msg = e.to_string();
     assert!(msg.contains(name) && msg.contains("F444W"), "{msg}");
     assert!(msg.contains("give a THROUGHPUT file"), "{msg}");
     // with a throughput file the same exposure is reduced
-    assert!(analyze_bytes(&bytes, name, &references(), &params, &|_, _| {}).is_ok());
+    assert!(analyze_bytes(&bytes, name, &references(), &params, planner(), &|_, _| {}).is_ok());
 }
 
 #[test]

@@ -416,6 +416,7 @@ fn ami3_analyze_and_ami3_run_stamp_the_same_provenance_cards() {
         SCI[0],
         &references(),
         &params,
+        planner(),
         &|_, _| {},
     )
     .unwrap();

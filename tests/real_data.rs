@@ -174,6 +174,7 @@ fn stand_alone_analyze_of_the_first_science_exposure_matches_jwst() {
             &input,
             &refs(filter, true),
             &AnalyzeParams::default(),
+            planner(),
             &|_, _| {},
         )
         .unwrap();

@@ -1,11 +1,13 @@
 //! ami_analyze on exposures simulated by our own forward model: analytic expectations for a
 //! point source and a binary, and Monte Carlo checks that reported errors match the scatter.
 
+mod common;
 use ami3::analyze::exposure::{analyze_exposure, AnalyzeParams, ExposureAnalysis, References};
 use ami3::analyze::observables::Orders;
 use ami3::niriss::filters::BandpassSample;
 use ami3::niriss::mask::MaskGeometry;
 use ami3::simulate::{noiseless_image, simulate_from_image, SimSpec};
+use common::planner;
 use std::f64::consts::PI;
 
 fn params() -> AnalyzeParams {
@@ -28,7 +30,7 @@ fn analyze_clean(spec: &SimSpec) -> ExposureAnalysis {
         bandpass: Some(spec.bandpass.clone()),
         ..params()
     };
-    analyze_exposure(&e, &refs, &p, &|_, _| {}).unwrap()
+    analyze_exposure(&e, &refs, &p, planner(), &|_, _| {}).unwrap()
 }
 
 #[test]
@@ -174,7 +176,7 @@ fn monte_carlo(nint: usize, realisations: usize) {
                 ..base.clone()
             };
             let e = simulate_from_image(&spec, &clean, "mc_calints.fits");
-            analyze_exposure(&e, &refs, &p, &|_, _| {}).unwrap()
+            analyze_exposure(&e, &refs, &p, planner(), &|_, _| {}).unwrap()
         })
         .collect();
     let pick = |f: fn(&ami3::products::observables::ObservableSet) -> &Vec<f64>| -> Vec<Vec<f64>> {
@@ -288,7 +290,7 @@ fn the_bad_pixel_fix_repairs_the_demos_flagged_and_hot_pixels() {
         ..fixed.clone()
     };
     let run = |e: &ami3::products::exposure::CalExposure, p: &AnalyzeParams| {
-        analyze_exposure(e, &refs, p, &|_, _| {}).unwrap()
+        analyze_exposure(e, &refs, p, planner(), &|_, _| {}).unwrap()
     };
     let reference = run(&good, &fixed);
     let repaired = max_cp_difference_deg(&run(&bad, &fixed), &reference);
@@ -321,8 +323,8 @@ fn one_integration_without_err_takes_its_errors_from_the_residuals() {
         ..params()
     };
     let refs = References::default();
-    let a = analyze_exposure(&with_err, &refs, &p, &|_, _| {}).unwrap();
-    let b = analyze_exposure(&without_err, &refs, &p, &|_, _| {}).unwrap();
+    let a = analyze_exposure(&with_err, &refs, &p, planner(), &|_, _| {}).unwrap();
+    let b = analyze_exposure(&without_err, &refs, &p, planner(), &|_, _| {}).unwrap();
     // the fit itself does not depend on the errors
     assert_eq!(a.average.closure_phase_rad, b.average.closure_phase_rad);
     let ratios: Vec<f64> = b

@@ -8,7 +8,7 @@ mod common;
 use ami3::analyze::exposure::References;
 use ami3::pipeline::{analyze_member, combine, Association, MemberResult, PipelineOptions};
 use ami3::products::reffiles::{NrmReference, Throughput};
-use common::read;
+use common::{planner, read};
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
@@ -49,7 +49,7 @@ fn analyze_abdor() -> (Association, Vec<MemberResult>) {
         .iter()
         .map(|m| {
             let bytes = read(&d.join(&m.expname));
-            analyze_member(&bytes, m, &asn, &refs, &options, &|_, _| {})
+            analyze_member(&bytes, m, &asn, &refs, &options, planner(), &|_, _| {})
                 .unwrap_or_else(|e| panic!("{e}"))
                 .0
         })

@@ -8,6 +8,7 @@ use super::bpfix::BadPixelFixer;
 use super::centroid::Centroider;
 use super::lgmodel::LgModel;
 use super::observables::{Observables, Orders};
+use super::planner::Planner;
 use super::propagate::propagate_errors;
 use super::rotation::{find_rotation_deg, search_grid_deg};
 use super::solve::{fit, Covariance};
@@ -23,7 +24,7 @@ use crate::products::observables::ObservableSet;
 use crate::products::reffiles::{NrmReference, Throughput};
 use ndarray::{ArrayView2, ArrayViewMut2};
 use rayon::prelude::*;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 
 /// How the pupil distortion is chosen (`affine2d`).
 #[derive(Debug, Clone, PartialEq)]
@@ -171,6 +172,7 @@ pub fn analyze_exposure(
     exposure: &CalExposure,
     refs: &References,
     params: &AnalyzeParams,
+    planner: &Planner,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<ExposureAnalysis> {
     let fail = |p: String| Error::new(exposure.file_name.as_str(), p);
@@ -200,6 +202,7 @@ pub fn analyze_exposure(
     let plan = FitPlan::new(
         refs,
         params,
+        planner,
         &filter,
         geometry,
         bandpass,
@@ -532,6 +535,7 @@ impl<'a> FitPlan<'a> {
     fn new(
         refs: &References,
         params: &'a AnalyzeParams,
+        planner: &Planner,
         filter: &str,
         geometry: MaskGeometry,
         bandpass: Vec<BandpassSample>,
@@ -547,7 +551,11 @@ impl<'a> FitPlan<'a> {
                 None => rasterise_pupil(&geometry, 1024, super::bpfix::PUPIL_IMAGE_DIAMETER_M),
             };
             let size = refs.nrm.as_ref().map_or(1024, |r| r.pupil_size);
-            Some(cached_fixer(&pupil, size, filter, pixscale_rad, n).map_err(|e| e.problem)?)
+            Some(
+                planner
+                    .bad_pixel_fixer(&pupil, size, filter, pixscale_rad, n)
+                    .map_err(|e| e.problem)?,
+            )
         } else {
             None
         };
@@ -694,62 +702,6 @@ fn average_over(orders: &Orders, integrations: &[IntegrationFit]) -> ObservableS
     }
     let obs: Vec<Observables> = integrations.iter().map(|f| f.observables.clone()).collect();
     average_integrations(orders, &obs)
-}
-
-/// What a bad-pixel fixer is built from; equal keys give identical fixers.
-#[derive(Debug, Clone, PartialEq)]
-struct FixerKey {
-    pupil_size: usize,
-    pupil_checksum: u64,
-    filter: String,
-    pixscale_bits: u64,
-    n: usize,
-}
-
-type FixerCache = Mutex<Vec<(FixerKey, Arc<BadPixelFixer>)>>;
-
-/// The exposures of an association share filter, pixel scale, crop size and mask, so the
-/// fixer's support (three 1024^2 matrix DFTs) is built once and shared.
-fn cached_fixer(
-    pupil: &[f64],
-    size: usize,
-    filter: &str,
-    pixscale_rad: f64,
-    n: usize,
-) -> Result<Arc<BadPixelFixer>> {
-    static CACHE: OnceLock<FixerCache> = OnceLock::new();
-    let pupil_checksum = pupil
-        .iter()
-        .enumerate()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, (i, v)| {
-            (h ^ v.to_bits().wrapping_add(i as u64)).wrapping_mul(0x0100_0000_01b3)
-        });
-    let key = FixerKey {
-        pupil_size: size,
-        pupil_checksum,
-        filter: filter.to_string(),
-        pixscale_bits: pixscale_rad.to_bits(),
-        n,
-    };
-    let cache = CACHE.get_or_init(|| Mutex::new(Vec::new()));
-    let poisoned = || Error::new("bad-pixel fix", "internal cache poisoned");
-    if let Some((_, f)) = cache
-        .lock()
-        .map_err(|_| poisoned())?
-        .iter()
-        .find(|(k, _)| *k == key)
-    {
-        return Ok(f.clone());
-    }
-    let view = ArrayView2::from_shape((size, size), pupil)
-        .map_err(|e| Error::new("NRM pupil", e.to_string()))?;
-    let fixer = Arc::new(BadPixelFixer::new(view, filter, pixscale_rad, n)?);
-    let mut c = cache.lock().map_err(|_| poisoned())?;
-    if c.len() >= 4 {
-        c.remove(0);
-    }
-    c.push((key, fixer.clone()));
-    Ok(fixer)
 }
 
 /// Number of noise draws used to measure the centroid's scatter of a single integration.

@@ -9,6 +9,7 @@ pub mod hexagon;
 pub mod lgmodel;
 pub mod mdft;
 pub mod observables;
+pub mod planner;
 pub mod propagate;
 pub mod rotation;
 pub mod solve;

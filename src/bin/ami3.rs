@@ -1,5 +1,6 @@
 //! The `ami3` command line: a thin shell over the library's steps.
 
+use ami3::analyze::planner::Planner;
 use ami3::error::{Error, Result};
 use ami3::options::{build_params, build_references, parse_bool, AnalyzeOptions};
 use ami3::pipeline::{run_pipeline, Association, PipelineOptions};
@@ -120,13 +121,14 @@ fn analyze_command(args: &[String]) -> Result<bool> {
     let dir = PathBuf::from(&out);
     std::fs::create_dir_all(&dir).map_err(|e| Error::new(&out, format!("cannot create: {e}")))?;
     let mut all_ok = true;
+    let planner = Planner::new(); // one bad-pixel fixer for exposures that share it
     for file in &files {
         let started = std::time::Instant::now();
         let progress = |done: usize, total: usize| {
             eprintln!("{file}: integration {done} of {total}");
         };
         let result = read_file(file)
-            .and_then(|bytes| analyze_bytes(&bytes, file, &refs, &params, &progress));
+            .and_then(|bytes| analyze_bytes(&bytes, file, &refs, &params, &planner, &progress));
         match result {
             Ok((analyzed, products)) => {
                 for note in &analyzed.analysis.notes {

@@ -44,3 +44,11 @@ pub fn column(hdus: &[Hdu], ext: &str, name: &str) -> Vec<f64> {
 pub fn angle_diff_deg(a: f64, b: f64) -> f64 {
     ((a - b + 180.0).rem_euclid(360.0) - 180.0).abs()
 }
+
+/// One planner for the tests of a binary, so the bad-pixel fixer is built once (as the
+/// pipeline does for an association).
+pub fn planner() -> &'static ami3::analyze::planner::Planner {
+    static PLANNER: std::sync::OnceLock<ami3::analyze::planner::Planner> =
+        std::sync::OnceLock::new();
+    PLANNER.get_or_init(ami3::analyze::planner::Planner::new)
+}
