@@ -40,6 +40,8 @@ pub struct Association {
     pub asn_pool: String,
     pub product_name: String,
     pub members: Vec<Member>,
+    /// What was left out of the association and why (unknown exptypes, repeated members).
+    pub notes: Vec<String>,
 }
 
 impl Association {
@@ -65,21 +67,32 @@ impl Association {
             .get("members")
             .and_then(|m| m.as_array())
             .ok_or_else(|| err("products[0] has no members list"))?;
-        let mut out = Vec::new();
+        let mut out: Vec<Member> = Vec::new();
+        let mut notes = Vec::new();
         for (i, m) in members.iter().enumerate() {
             let expname = m
                 .get("expname")
                 .and_then(|x| x.as_str())
                 .ok_or_else(|| Error::new(file_name, format!("member {i} has no expname")))?;
-            let role = match m
-                .get("exptype")
-                .and_then(|x| x.as_str())
-                .map(|s| s.trim().to_ascii_lowercase())
-            {
-                Some(t) if t == "science" => Role::Science,
-                Some(t) if t == "psf" => Role::Psf,
-                _ => continue,
+            let exptype = m.get("exptype").and_then(|x| x.as_str()).map(str::trim);
+            let role = match exptype.map(str::to_ascii_lowercase).as_deref() {
+                Some("science") => Role::Science,
+                Some("psf") => Role::Psf,
+                _ => {
+                    notes.push(format!(
+                        "member {expname} has exptype {}: neither science nor psf, left out",
+                        exptype.map_or("(none)".to_string(), |t| format!("'{t}'"))
+                    ));
+                    continue;
+                }
             };
+            if out.iter().any(|o| o.expname == expname) {
+                // averaging it twice would weigh it twice
+                notes.push(format!(
+                    "member {expname} is listed more than once: reduced once"
+                ));
+                continue;
+            }
             out.push(Member {
                 expname: expname.to_string(),
                 role,
@@ -113,6 +126,7 @@ impl Association {
                 .to_string(),
             product_name,
             members: out,
+            notes,
         })
     }
 }
@@ -314,7 +328,10 @@ pub struct Combined {
 
 /// `ami_average` of each group and `ami_normalize`, from the members that were reduced.
 pub fn combine(asn: &Association, results: &[MemberResult], options: &PipelineOptions) -> Combined {
-    let mut out = Combined::default();
+    let mut out = Combined {
+        messages: asn.notes.clone(),
+        ..Combined::default()
+    };
     let science: Vec<&MemberResult> = results
         .iter()
         .filter(|r| r.member.role == Role::Science)
@@ -332,6 +349,20 @@ pub fn combine(asn: &Association, results: &[MemberResult], options: &PipelineOp
     if results.iter().any(|r| &r.geometry.holes != holes) {
         out.messages
             .push("members were fitted with different hole sets: cannot average them".into());
+        return out;
+    }
+    let filter = |r: &MemberResult| {
+        r.meta
+            .input_primary
+            .get_str("FILTER")
+            .map(|f| f.trim().to_ascii_uppercase())
+    };
+    let filters: std::collections::BTreeSet<String> = results.iter().filter_map(filter).collect();
+    if filters.len() > 1 {
+        out.messages.push(format!(
+            "members were taken through different filters ({}): cannot average or calibrate them together",
+            filters.into_iter().collect::<Vec<_>>().join(", ")
+        ));
         return out;
     }
     let lgs = |group: &[&MemberResult]| group.iter().map(|r| r.lg.clone()).collect::<Vec<_>>();

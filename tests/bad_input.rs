@@ -87,8 +87,35 @@ fn a_filter_without_a_built_in_curve_needs_a_throughput_file() {
     let msg = e.to_string();
     assert!(msg.contains(name) && msg.contains("F444W"), "{msg}");
     assert!(msg.contains("give a THROUGHPUT file"), "{msg}");
-    // with a throughput file the same exposure is reduced
-    assert!(analyze_bytes(&bytes, name, &references(), &params, planner(), &|_, _| {}).is_ok());
+    // with a throughput file (one that does not name its filter) the same exposure is reduced
+    let mut unnamed = references();
+    unnamed.throughput.as_mut().unwrap().filter = None;
+    assert!(analyze_bytes(&bytes, name, &unnamed, &params, planner(), &|_, _| {}).is_ok());
+}
+
+#[test]
+fn a_throughput_file_of_another_filter_is_an_error_naming_both() {
+    let mut refs = references();
+    refs.throughput.as_mut().unwrap().filter = Some("F430M".into());
+    let params = AnalyzeParams {
+        firstfew: Some(1),
+        ..AnalyzeParams::default()
+    };
+    let e = analyze_bytes(&good_bytes(), GOOD, &refs, &params, planner(), &|_, _| {}).unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        msg.contains(GOOD) && msg.contains("F480M") && msg.contains("F430M"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn a_nircam_exposure_or_one_without_the_mask_is_refused_by_name() {
+    for (key, value) in [("INSTRUME", "NIRCAM"), ("PUPIL", "CLEARP")] {
+        let bytes = modified(|h| h[0].header.set(key, Value::Str(value.into()), None));
+        let msg = analyze_err(&bytes, "not_ami_calints.fits");
+        assert!(msg.contains(key) && msg.contains(value), "{msg}");
+    }
 }
 
 #[test]

@@ -464,3 +464,78 @@ fn an_association_with_a_byte_order_mark_is_read() {
     assert_eq!(asn.members.len(), 4);
     assert_eq!(asn.product_name, PRODUCT);
 }
+
+#[test]
+fn a_member_listed_twice_is_reduced_once_and_unknown_exptypes_are_reported() {
+    let mut members = all_members();
+    members.push((SCI[0], "science"));
+    members.push((SCI[1], "target_acq"));
+    let asn = Association::from_json(&asn_json(&members), "twice_asn.json").unwrap();
+    assert_eq!(asn.members.len(), 4);
+    assert!(
+        asn.notes
+            .iter()
+            .any(|n| n.contains(SCI[0]) && n.contains("more than once")),
+        "{:?}",
+        asn.notes
+    );
+    assert!(
+        asn.notes.iter().any(|n| n.contains("'target_acq'")),
+        "{:?}",
+        asn.notes
+    );
+    // the notes reach the pipeline's messages, and the exposure counts once
+    let r = run(&members, false, Some(1));
+    assert!(
+        r.messages.iter().any(|m| m.contains("more than once")),
+        "{:?}",
+        r.messages
+    );
+    let norm = r
+        .products
+        .iter()
+        .find(|p| p.name.ends_with("_aminorm.fits"))
+        .unwrap();
+    let h = &ami3::fits::read_fits(&norm.bytes, &norm.name).unwrap()[0].header;
+    assert_eq!(h.get_i64("NSCIEXP"), Some(2));
+}
+
+#[test]
+fn members_of_different_filters_are_not_averaged_together() {
+    let asn = Association::from_json(&asn_json(&all_members()), "mixed_asn.json").unwrap();
+    // one reference exposure relabelled F430M; the built-in curves give each its bandpass
+    let load_mixed = |name: &str| -> Result<Vec<u8>> {
+        let bytes = load(name)?;
+        if name != PSF[0] {
+            return Ok(bytes);
+        }
+        let mut hdus = ami3::fits::read_fits(&bytes, name).unwrap();
+        hdus[0]
+            .header
+            .set("FILTER", ami3::fits::Value::Str("F430M".into()), None);
+        Ok(ami3::fits::write_fits(&hdus))
+    };
+    let options = PipelineOptions {
+        analyze: AnalyzeParams {
+            firstfew: Some(1),
+            ..AnalyzeParams::default()
+        },
+        ..PipelineOptions::default()
+    };
+    let refs = ami3::analyze::exposure::References {
+        throughput: None,
+        ..references()
+    };
+    let (_, combined, errors) = run_pipeline(&asn, &load_mixed, &refs, &options, &|_, _, _| {});
+    assert!(errors.is_empty(), "{errors:?}");
+    assert!(
+        combined
+            .messages
+            .iter()
+            .any(|m| m.contains("different filters") && m.contains("F430M") && m.contains("F480M")),
+        "{:?}",
+        combined.messages
+    );
+    assert!(combined.products.is_empty());
+    assert!(combined.calibrated_closure_phases_deg.is_none());
+}

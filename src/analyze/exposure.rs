@@ -268,8 +268,19 @@ fn exposure_bandpass(
 ) -> std::result::Result<Vec<BandpassSample>, String> {
     match (&params.bandpass, &refs.throughput) {
         (Some(bp), _) => Ok(bp.clone()),
-        (None, Some(t)) => bandpass::from_throughput(&t.wavelength_angstrom, &t.throughput)
-            .map_err(|e| format!("throughput reference file: {e}")),
+        (None, Some(t)) => {
+            // a curve of another filter would give a wrong bandpass without a word
+            if let Some(tf) = t.filter.as_deref().map(str::trim) {
+                if !filter.is_empty() && !tf.is_empty() && !tf.eq_ignore_ascii_case(filter.trim()) {
+                    return Err(format!(
+                        "FILTER is '{}' but the throughput reference file is for '{tf}'",
+                        filter.trim()
+                    ));
+                }
+            }
+            bandpass::from_throughput(&t.wavelength_angstrom, &t.throughput)
+                .map_err(|e| format!("throughput reference file: {e}"))
+        }
         (None, None) => {
             let (wl, th) =
                 crate::niriss::throughput::builtin_throughput(filter).map_err(|e| e.problem)?;

@@ -59,6 +59,21 @@ impl CalExposure {
                 ))
             }
         }
+        // EXP_TYPE alone does not make an AMI exposure: a NIRCam file or a CLEARP pupil with
+        // the keyword would be reduced as if through the mask (silently wrong)
+        for (key, wanted, what) in [
+            ("INSTRUME", "NIRISS", "not a NIRISS exposure"),
+            ("PUPIL", "NRM", "not taken through the non-redundant mask"),
+        ] {
+            if let Some(v) = primary.get_str(key) {
+                if !v.trim().eq_ignore_ascii_case(wanted) {
+                    return Err(err(format!(
+                        "{key} is '{}', not {wanted}: {what}",
+                        v.trim()
+                    )));
+                }
+            }
+        }
         let sci_hdu = find_hdu(hdus, "SCI").ok_or_else(|| err("no SCI extension".into()))?;
         let (shape, sci) = match &sci_hdu.data {
             HduData::Image { shape, pixels } => (shape.clone(), pixels.clone()),
