@@ -4,7 +4,8 @@
 //! (`out-jwst-3.0.0/`, run with the folder's throughput file and f480m-binary's NRM file):
 //! per-exposure observables within 1e-4 (amplitudes, V²) and 0.01° (phases), with the throughput
 //! file and with the built-in curve of the same filter; the calibrated product is written and
-//! carries the companion's closure-phase signal (about 1° RMS, the folder's README).
+//! carries the companion's closure-phase signal (about 1° RMS, the folder's README); NaN at the
+//! flagged pixels (as jwst ≥ 1.9 writes them) keeps amplitudes and closure phases.
 //! Data: JWST/NIRISS, programme 1093, MAST.
 
 mod common;
@@ -258,5 +259,84 @@ fn calibrated_closure_phases_carry_the_companion_and_follow_jwsts_exposures() {
             (0.5..2.0).contains(&rms),
             "{filter}: companion signal {rms} deg RMS"
         );
+    }
+}
+
+#[test]
+fn nan_at_flagged_pixels_as_jwst_1_9_writes_keeps_amplitudes_and_closure_phases() {
+    // jwst >= 1.9 sets SCI to NaN where DQ has DO_NOT_USE; the 1.5.3 files hold numbers there
+    let name = "jw01093012001_03102_00001_nis_cal.fits";
+    let bytes = read(&folder("f480m").join(name));
+    let mut file_hdus = read_fits(&bytes, name).unwrap();
+    let dq: Vec<f64> = file_hdus
+        .iter()
+        .find(|h| h.extname() == Some("DQ"))
+        .and_then(|h| h.image_data())
+        .unwrap()
+        .1
+        .to_vec();
+    let sci = file_hdus
+        .iter_mut()
+        .find(|h| h.extname() == Some("SCI"))
+        .unwrap();
+    let mut nan_pixels = 0;
+    if let ami3::fits::HduData::Image { pixels, .. } = &mut sci.data {
+        for (v, q) in pixels.iter_mut().zip(&dq) {
+            if (*q as u32) & 1 != 0 {
+                *v = f64::NAN;
+                nan_pixels += 1;
+            }
+        }
+    }
+    assert!(nan_pixels > 400, "{nan_pixels} flagged pixels");
+    let nan_bytes = ami3::fits::write_fits(&file_hdus);
+    let analyze = |b: &[u8]| {
+        analyze_bytes(
+            b,
+            name,
+            &refs("f480m", true),
+            &AnalyzeParams::default(),
+            planner(),
+            &|_, _| {},
+        )
+        .unwrap()
+        .1
+    };
+    let (plain, with_nan) = (analyze(&bytes), analyze(&nan_bytes));
+    let oi = |p: &[ProductFile]| {
+        let f = p.iter().find(|f| f.name.ends_with("_ami-oi.fits")).unwrap();
+        read_fits(&f.bytes, &f.name).unwrap()
+    };
+    // Amplitudes and closure phases do not depend on the flagged pixels' values. Fringe phases
+    // and pistons do, by ~0.15° here: the centroid reads the image's last row and column, which
+    // the bad-pixel fix leaves as they are (numbers in 1.5.3 files, 0 where NaN), a tilt that
+    // closure phases cancel.
+    for (ext, col, tol) in [
+        ("OI_VIS", "VISAMP", 1e-4),
+        ("OI_VIS2", "VIS2DATA", 1e-4),
+        ("OI_T3", "T3AMP", 1e-4),
+        ("OI_Q4", "Q4AMP", 1e-4),
+        ("OI_T3", "T3PHI", 0.01),
+    ] {
+        let jwst =
+            hdus(&folder("f480m").join("out-jwst-3.0.0/jw01093012001_03102_00001_nis_ami-oi.fits"));
+        for (theirs, what) in [
+            (oi(&plain), "numbers at flagged pixels"),
+            (jwst, "jwst 3.0.0"),
+        ] {
+            let (a, b) = (column(&oi(&with_nan), ext, col), column(&theirs, ext, col));
+            assert_eq!(a.len(), b.len());
+            for (x, y) in a.iter().zip(&b) {
+                let d = if col == "T3PHI" {
+                    angle_diff_deg(*x, *y)
+                } else {
+                    (x - y).abs()
+                };
+                assert!(
+                    d < tol,
+                    "NaN at flagged pixels vs {what}: {ext}.{col} {x} vs {y}"
+                );
+            }
+        }
     }
 }
