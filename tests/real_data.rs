@@ -81,38 +81,9 @@ fn product(r: &Reduced, name: &str) -> Vec<Hdu> {
     read_fits(&p.bytes, name).unwrap()
 }
 
-/// Observable columns compared with jwst, with the tolerance of the issue (1e-4, 0.01°).
-const COLUMNS: [(&str, &str, f64, bool); 7] = [
-    ("OI_VIS", "VISAMP", 1e-4, false),
-    ("OI_VIS", "VISPHI", 0.01, true),
-    ("OI_VIS2", "VIS2DATA", 1e-4, false),
-    ("OI_T3", "T3PHI", 0.01, true),
-    ("OI_T3", "T3AMP", 1e-4, false),
-    ("OI_Q4", "Q4AMP", 1e-4, false),
-    ("OI_ARRAY", "PISTONS", 0.01, true),
-];
-
 fn assert_columns_close(ours: &[Hdu], theirs: &[Hdu], what: &str) {
-    let (mut worst_amp, mut worst_deg) = (0.0f64, 0.0f64);
-    for (ext, col, tol, is_angle) in COLUMNS {
-        let a = column(ours, ext, col);
-        let b = column(theirs, ext, col);
-        assert_eq!(a.len(), b.len(), "{what}: {ext}.{col} rows");
-        for (r, (x, y)) in a.iter().zip(&b).enumerate() {
-            let d = if is_angle {
-                angle_diff_deg(*x, *y)
-            } else {
-                (x - y).abs()
-            };
-            assert!(d < tol, "{what}: {ext}.{col} row {r}: {x} vs {y}");
-            if is_angle {
-                worst_deg = worst_deg.max(d);
-            } else {
-                worst_amp = worst_amp.max(d);
-            }
-        }
-    }
-    eprintln!("{what}: largest difference {worst_amp:.1e} (amplitudes), {worst_deg:.1e} deg");
+    let (amp, deg) = common::assert_columns_close(ours, theirs, &OI_COLUMNS, what);
+    eprintln!("{what}: largest difference {amp:.1e} (amplitudes), {deg:.1e} deg");
 }
 
 fn members(filter: &str) -> Vec<(String, &'static str)> {
@@ -147,7 +118,7 @@ fn the_built_in_curve_gives_the_values_of_the_throughput_file() {
         for (root, suffix) in members(filter) {
             let name = format!("{root}_{suffix}.fits");
             // the bandpass is the same to the bit (tests/builtin_curves.rs), so are the values
-            for (ext, col, _, _) in COLUMNS {
+            for (ext, col, _, _) in OI_COLUMNS {
                 assert_eq!(
                     column(&product(builtin, &name), ext, col),
                     column(&product(file, &name), ext, col),
@@ -190,18 +161,14 @@ fn stand_alone_analyze_of_the_first_science_exposure_matches_jwst() {
             |suffix: &str| hdus(&folder(filter).join(format!("out-jwst-3.0.0/{root}_{suffix}")));
         assert_columns_close(&get("ami-oi.fits"), &jwst("ami-oi.fits"), filter);
         // one integration: the multi-integration file has the same values
-        for (ext, col, tol, is_angle) in &COLUMNS[..5] {
+        for (ext, col, tol, is_angle) in &OI_COLUMNS[..5] {
             let (a, b) = (
                 column(&get("amimulti-oi.fits"), ext, col),
                 column(&jwst("amimulti-oi.fits"), ext, col),
             );
             assert_eq!(a.len(), b.len(), "{filter} {ext}.{col}");
             for (x, y) in a.iter().zip(&b) {
-                let d = if *is_angle {
-                    angle_diff_deg(*x, *y)
-                } else {
-                    (x - y).abs()
-                };
+                let d = difference(*x, *y, *is_angle);
                 assert!(d < *tol, "{filter} amimulti {ext}.{col}: {x} vs {y}");
             }
         }
@@ -327,11 +294,7 @@ fn nan_at_flagged_pixels_as_jwst_1_9_writes_keeps_amplitudes_and_closure_phases(
             let (a, b) = (column(&oi(&with_nan), ext, col), column(&theirs, ext, col));
             assert_eq!(a.len(), b.len());
             for (x, y) in a.iter().zip(&b) {
-                let d = if col == "T3PHI" {
-                    angle_diff_deg(*x, *y)
-                } else {
-                    (x - y).abs()
-                };
+                let d = difference(*x, *y, col == "T3PHI");
                 assert!(
                     d < tol,
                     "NaN at flagged pixels vs {what}: {ext}.{col} {x} vs {y}"

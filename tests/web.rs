@@ -22,6 +22,14 @@ fn string(v: &JsValue, key: &str) -> String {
         .unwrap_or_else(|| panic!("{key} is not a string"))
 }
 
+/// The names of the `products` of a result of `analyze_member_js` or `combine_js`.
+fn product_names(out: &JsValue) -> Vec<String> {
+    Array::from(&get(out, "products"))
+        .iter()
+        .map(|p| string(&p, "name"))
+        .collect()
+}
+
 fn numbers(v: &JsValue) -> Vec<f64> {
     Array::from(v).iter().map(|x| x.as_f64().unwrap()).collect()
 }
@@ -129,10 +137,7 @@ fn analyze_member_js_gives_products_a_view_and_progress() {
         .expect("a science member");
     let out = analyze(&files, expname, role);
 
-    let names: Vec<String> = Array::from(&get(&out, "products"))
-        .iter()
-        .map(|p| string(&p, "name"))
-        .collect();
+    let names = product_names(&out);
     assert_eq!(names.len(), 2, "{names:?}");
     assert!(names[0].ends_with("_ami.fits"), "{names:?}");
     assert!(names[1].ends_with("_ami-oi.fits"), "{names:?}");
@@ -178,10 +183,7 @@ fn combine_js_of_the_demo_calibrates_35_nonzero_closure_phases_and_honours_optio
     assert!(cp.iter().all(|c| c.is_finite()));
     // The demo science target has a companion: its calibrated closure phases are not all zero.
     assert!(cp.iter().any(|c| c.abs() > 0.1), "{cp:?}");
-    let names: Vec<String> = Array::from(&get(&out, "products"))
-        .iter()
-        .map(|p| string(&p, "name"))
-        .collect();
+    let names = product_names(&out);
     assert!(
         names.iter().any(|n| n.ends_with("_aminorm.fits")),
         "{names:?}"
@@ -201,10 +203,7 @@ fn combine_js_of_the_demo_calibrates_35_nonzero_closure_phases_and_honours_optio
     Reflect::set(&options, &"affine2d".into(), &"uploaded_affine.json".into()).unwrap();
     let out = combine_js(&asn, &files[0].0, results, options.into())
         .unwrap_or_else(|e| panic!("combine_js failed: {:?}", JsValue::from(e)));
-    let names: Vec<String> = Array::from(&get(&out, "products"))
-        .iter()
-        .map(|p| string(&p, "name"))
-        .collect();
+    let names = product_names(&out);
     assert!(
         names.iter().any(|n| n.ends_with("_amiavg.fits")),
         "{names:?}"
@@ -300,10 +299,7 @@ fn member_results_with_nan_and_infinities_cross_workers_bit_exact_and_combine() 
     let _ = recorded_progress();
     let out = combine_js(&asn, &files[0].0, received, Object::new().into())
         .unwrap_or_else(|e| panic!("combine_js failed: {:?}", JsValue::from(e)));
-    let names: Vec<String> = Array::from(&get(&out, "products"))
-        .iter()
-        .map(|p| string(&p, "name"))
-        .collect();
+    let names = product_names(&out);
     assert!(
         names.iter().any(|n| n.ends_with("_aminorm-oi.fits")),
         "the calibrated product is made: {names:?}"
