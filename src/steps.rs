@@ -38,9 +38,10 @@ pub fn analyze(
     let analysis = analyze_exposure(&exposure, refs, params, planner, progress)?;
     let (centre, fraction) = centre_and_fraction(&analysis.bandpass);
     let pixscale_arcsec = analysis.pixscale_rad.to_degrees() * 3600.0;
+    let kept: Vec<usize> = analysis.integrations.iter().map(|f| f.index).collect();
     let meta = OiMeta::from_exposure(
         &exposure,
-        analysis.integrations.len(),
+        &kept,
         pixscale_arcsec,
         analysis.n,
         (centre, centre * fraction),
@@ -98,6 +99,7 @@ pub fn fit_summary(an: &ExposureAnalysis) -> FitSummary {
         my: an.affine.my,
         sx: an.affine.sx,
         sy: an.affine.sy,
+        dropped: an.dropped.len(),
     }
 }
 

@@ -272,3 +272,115 @@ fn a_fifo_or_a_device_as_a_member_is_refused_by_name_and_the_good_member_is_redu
         .exists());
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// The good exposure with integration `k`'s cubes changed by `f` (SCI, DQ as pixels).
+fn with_integration(k: usize, f: impl Fn(&mut [f64], &mut [f64])) -> Vec<u8> {
+    let mut hdus = read_fits(&good_bytes(), GOOD).unwrap();
+    let frame = {
+        let sci = hdus.iter().find(|h| h.extname() == Some("SCI")).unwrap();
+        let shape = sci.image_data().unwrap().0;
+        shape[1] * shape[2]
+    };
+    let mut sci = image_mut(&mut hdus, "SCI")[k * frame..(k + 1) * frame].to_vec();
+    let mut dq = image_mut(&mut hdus, "DQ")[k * frame..(k + 1) * frame].to_vec();
+    f(&mut sci, &mut dq);
+    image_mut(&mut hdus, "SCI")[k * frame..(k + 1) * frame].copy_from_slice(&sci);
+    image_mut(&mut hdus, "DQ")[k * frame..(k + 1) * frame].copy_from_slice(&dq);
+    write_fits(&hdus)
+}
+
+/// The good exposure without integration `k` (a 4-integration cube).
+fn without_integration(k: usize) -> Vec<u8> {
+    let mut hdus = read_fits(&good_bytes(), GOOD).unwrap();
+    for h in hdus.iter_mut() {
+        if let HduData::Image { shape, pixels } = &mut h.data {
+            if shape.len() == 3 {
+                let frame = shape[1] * shape[2];
+                pixels.drain(k * frame..(k + 1) * frame);
+                shape[0] -= 1;
+            }
+        }
+    }
+    write_fits(&hdus)
+}
+
+#[test]
+fn a_dead_integration_is_dropped_with_a_note_and_the_rest_are_reduced() {
+    let dead = with_integration(2, |sci, _| sci.iter_mut().for_each(|v| *v = f64::NAN));
+    let run = |bytes: &[u8], name: &str| {
+        analyze_bytes(
+            bytes,
+            name,
+            &references(),
+            &AnalyzeParams::default(),
+            planner(),
+            &|_, _| {},
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let start = std::time::Instant::now();
+    let (analyzed, products) = run(&dead, "dead_calints.fits");
+    assert!(start.elapsed().as_secs() < 30, "took {:?}", start.elapsed());
+    let an = &analyzed.analysis;
+    assert_eq!(an.dropped, vec![2]);
+    assert_eq!(an.integrations.len(), 4);
+    assert!(
+        an.notes
+            .iter()
+            .any(|n| n.contains("integration 3") && n.contains("no finite pixel")),
+        "{:?}",
+        an.notes
+    );
+    // the four good integrations give what a file of just those four gives
+    let (_, reference) = run(&without_integration(2), "four_calints.fits");
+    let oi = |p: &[ami3::steps::ProductFile]| {
+        let f = p.iter().find(|f| f.name.ends_with("_ami-oi.fits")).unwrap();
+        read_fits(&f.bytes, &f.name).unwrap()
+    };
+    for (ext, col) in [
+        ("OI_VIS2", "VIS2DATA"),
+        ("OI_T3", "T3PHI"),
+        ("OI_VIS", "VISAMP"),
+    ] {
+        assert_eq!(
+            column(&oi(&products), ext, col),
+            column(&oi(&reference), ext, col),
+            "{ext}.{col}"
+        );
+    }
+    // the products say so, and the per-integration rows keep their own times
+    let primary = &oi(&products)[0].header;
+    assert_eq!(primary.get_i64("AMI_NDRP"), Some(1));
+    assert_eq!(primary.get_i64("AMI_NINT"), Some(4));
+    let multi = products
+        .iter()
+        .find(|f| f.name.ends_with("_amimulti-oi.fits"))
+        .unwrap();
+    let mjd = column(
+        &read_fits(&multi.bytes, &multi.name).unwrap(),
+        "OI_VIS",
+        "MJD",
+    );
+    assert_eq!(mjd.len(), 4 * 21);
+    let step = mjd[21] - mjd[0];
+    assert!(step > 0.0);
+    assert!(
+        ((mjd[2 * 21] - mjd[21]) / step - 2.0).abs() < 1e-3,
+        "integration 3's time is skipped"
+    );
+}
+
+#[test]
+fn an_exposure_with_fewer_than_two_good_integrations_is_an_error_naming_why() {
+    let mut hdus = read_fits(&good_bytes(), GOOD).unwrap();
+    let frame = 80 * 80;
+    let sci = image_mut(&mut hdus, "SCI");
+    for v in &mut sci[frame..] {
+        *v = f64::NAN; // integrations 2..5 dead, only the first left
+    }
+    let msg = analyze_err(&write_fits(&hdus), "mostly_dead_calints.fits");
+    assert!(
+        msg.contains("fewer than two remain") && msg.contains("no finite pixel"),
+        "{msg}"
+    );
+}

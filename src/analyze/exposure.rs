@@ -85,6 +85,8 @@ pub struct References {
 /// The fit of one integration.
 #[derive(Debug, Clone)]
 pub struct IntegrationFit {
+    /// Which integration of the file this is (0-based): failed integrations are dropped.
+    pub index: usize,
     pub observables: Observables,
     /// Coefficients normalised by the flux term (s0 = 1), upstream's SOLNS.
     pub coeffs_norm: Vec<f64>,
@@ -111,6 +113,8 @@ pub struct ExposureAnalysis {
     /// Side of the cropped image.
     pub n: usize,
     pub integrations: Vec<IntegrationFit>,
+    /// Integrations (0-based) that could not be fitted and were left out, each with a note.
+    pub dropped: Vec<usize>,
     /// Average over integrations with errors.
     pub average: ObservableSet,
     /// Things the user should know (defaults used, firstfew ignored, ...).
@@ -212,8 +216,8 @@ pub fn analyze_exposure(
         nint == 1,
     )
     .map_err(fail)?;
-    let integrations =
-        fit_integrations(&plan, &pixels, nint, progress).map_err(|e| fail(e.problem))?;
+    let (integrations, dropped) = fit_integrations(&plan, &pixels, nint, &mut notes, progress)
+        .map_err(|e| fail(e.problem))?;
     let average = average_over(&plan.orders, &integrations);
     Ok(ExposureAnalysis {
         exposure_name: exposure.file_name.clone(),
@@ -225,6 +229,7 @@ pub fn analyze_exposure(
         pixscale_rad,
         n: pixels.n,
         integrations,
+        dropped,
         average,
         notes,
     })
@@ -601,6 +606,12 @@ impl<'a> FitPlan<'a> {
             .iter()
             .map(|&b| b & (DO_NOT_USE | JUMP_DET) != 0)
             .collect();
+        // nothing to fit (and a bad-pixel fix of every pixel would take minutes)
+        if !img.iter().zip(&bad).any(|(v, &b)| v.is_finite() && !b) {
+            return Err(fail(
+                "no finite pixel without DO_NOT_USE or JUMP_DET in the crop".into(),
+            ));
+        }
         if let Some(fixer) = &self.fixer {
             let d = ArrayViewMut2::from_shape((n, n), &mut img).expect("n x n");
             let b = ArrayViewMut2::from_shape((n, n), &mut bad).expect("n x n");
@@ -665,6 +676,7 @@ impl<'a> FitPlan<'a> {
             None
         };
         Ok(IntegrationFit {
+            index: k,
             observables,
             coeffs_norm,
             centroid_px: (cx, cy),
@@ -679,33 +691,58 @@ impl<'a> FitPlan<'a> {
 /// Fits every integration. They go to the thread pool in rounds of one per thread, and
 /// progress is reported by the calling thread between rounds: in the browser only that thread
 /// may call JavaScript, and it waits while the pool works. Integrations take about the same
-/// time, so rounds lose little to a free-for-all. Errors carry no file name.
+/// time, so rounds lose little to a free-for-all. An integration that cannot be fitted (no
+/// usable pixel, no centroid, a singular fit) is dropped with a note when the exposure has
+/// others; the exposure fails only when fewer than two remain (or its only one fails). Errors
+/// carry no file name.
 fn fit_integrations(
     plan: &FitPlan,
     pixels: &PreparedPixels,
     nint: usize,
+    notes: &mut Vec<String>,
     progress: &(dyn Fn(usize, usize) + Sync),
-) -> Result<Vec<IntegrationFit>> {
+) -> Result<(Vec<IntegrationFit>, Vec<usize>)> {
     let round = rayon::current_num_threads().max(1);
     let mut integrations: Vec<IntegrationFit> = Vec::with_capacity(nint);
+    let mut dropped: Vec<(usize, Error)> = Vec::new();
     for start in (0..nint).step_by(round) {
         let end = (start + round).min(nint);
         let fits: Vec<Result<IntegrationFit>> = (start..end)
             .into_par_iter()
             .map(|k| plan.fit_integration(pixels, k))
             .collect();
-        for fit in fits {
-            integrations.push(fit?);
+        for (k, fit) in (start..end).zip(fits) {
+            match fit {
+                Ok(f) => integrations.push(f),
+                Err(e) if nint > 1 => dropped.push((k, e)),
+                Err(e) => return Err(e),
+            }
         }
         progress(end, nint);
     }
-    Ok(integrations)
+    if nint > 1 && integrations.len() < 2 {
+        let first = dropped
+            .first()
+            .map_or(String::new(), |(_, e)| e.problem.clone());
+        return Err(Error::new(
+            "",
+            format!(
+                "{} of {nint} integrations could not be fitted, fewer than two remain ({first})",
+                dropped.len()
+            ),
+        ));
+    }
+    for (_, e) in &dropped {
+        notes.push(format!("dropped {}", e.problem));
+    }
+    Ok((integrations, dropped.into_iter().map(|(k, _)| k).collect()))
 }
 
 /// The exposure's values and errors: the propagated errors of a single integration, else the
 /// average over integrations with the scatter between them.
 fn average_over(orders: &Orders, integrations: &[IntegrationFit]) -> ObservableSet {
     if let [only] = integrations {
+        // an exposure of one integration (fit_integrations keeps two or more of several)
         return only
             .errors
             .clone()

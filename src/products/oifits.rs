@@ -43,10 +43,11 @@ fn kw_f64(e: &CalExposure, key: &str) -> Option<f64> {
 }
 
 impl OiMeta {
-    /// Metadata of an analysed exposure.
+    /// Metadata of an analysed exposure whose fitted `integrations` are these (0-based, in
+    /// order; those that could not be fitted are missing).
     pub fn from_exposure(
         e: &CalExposure,
-        nint: usize,
+        integrations: &[usize],
         pixscale_arcsec: f64,
         n: usize,
         eff: (f64, f64),
@@ -62,6 +63,7 @@ impl OiMeta {
         };
         let start =
             kw_f64(e, "EXPSTART").unwrap_or_else(|| mjd_from_iso(&date_obs).unwrap_or(51544.0));
+        let nint = integrations.last().map_or(1, |k| k + 1);
         let nints = kw_f64(e, "NINTS").unwrap_or(nint as f64).max(nint as f64);
         // per-integration time: EFFINTTM, else the exposure time shared out
         let int_s = kw_f64(e, "EFFINTTM")
@@ -72,8 +74,10 @@ impl OiMeta {
             .unwrap_or(start + int_s * nints / 86400.0);
         // integration k of the file is integration k of the exposure (firstfew keeps the first)
         let step = (end - start) / nints;
-        let mjd_per_integration: Vec<f64> =
-            (0..nint).map(|k| start + (k as f64 + 0.5) * step).collect();
+        let mjd_per_integration: Vec<f64> = integrations
+            .iter()
+            .map(|&k| start + (k as f64 + 0.5) * step)
+            .collect();
         // a 2-D image stands for all integrations (upstream.md §5.3)
         let int_time_s = if e.is_2d { int_s * nints } else { int_s };
         let targname = e

@@ -98,6 +98,8 @@ pub struct FitSummary {
     pub my: f64,
     pub sx: f64,
     pub sy: f64,
+    /// Integrations left out because they could not be fitted.
+    pub dropped: usize,
 }
 
 /// Where a product comes from, beyond its kind.
@@ -145,6 +147,13 @@ pub fn primary_cards(kind: ProductKind, p: &Provenance) -> Vec<Card> {
         cards.push(Card::new("AMI_MY", f.my, Some("affine distortion my")));
         cards.push(Card::new("AMI_SX", f.sx, Some("affine distortion sx")));
         cards.push(Card::new("AMI_SY", f.sy, Some("affine distortion sy")));
+        if f.dropped > 0 {
+            cards.push(Card::new(
+                "AMI_NDRP",
+                f.dropped as i64,
+                Some("integrations dropped: could not be fitted"),
+            ));
+        }
     }
     cards.extend(p.step.iter().cloned());
     cards.push(Card::new(
