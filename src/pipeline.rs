@@ -129,11 +129,22 @@ impl Association {
             notes,
         })
     }
+
+    /// The provenance of this association's products (`ASNPOOL`, `ASNTABLE`), with the fit of
+    /// one exposure (member products) or none (combined products) and the step's own cards.
+    fn provenance(&self, fit: Option<FitSummary>, step: Vec<Card>) -> Provenance {
+        Provenance {
+            association: Some((self.asn_pool.clone(), self.table_name.clone())),
+            fit,
+            step,
+        }
+    }
 }
 
-/// Checks that `name` (the `field` of association `asn_file`) can be part of a file name inside the output folder:
-/// not empty, no path separator, no `..`, no control character. Product names are built from it,
-/// so a hostile association cannot write outside `--out` or fail halfway through the writes.
+/// Checks that `name` (the `field` of association `asn_file`) can be part of a file name inside
+/// the output folder: not empty, no path separator, no `..`, no control character, no `:`.
+/// Product names are built from it, so a hostile association cannot write outside `--out` or
+/// fail halfway through the writes.
 pub fn plain_name(name: &str, field: &str, asn_file: &str) -> Result<()> {
     let problem = if name.is_empty() {
         Some("is empty")
@@ -209,18 +220,6 @@ impl MemberResult {
                 format!("not a member result of this version of ami3 ({e})"),
             )
         })
-    }
-}
-
-impl Association {
-    /// The provenance of this association's products (`ASNPOOL`, `ASNTABLE`), with the fit of
-    /// one exposure (member products) or none (combined products) and the step's own cards.
-    fn provenance(&self, fit: Option<FitSummary>, step: Vec<Card>) -> Provenance {
-        Provenance {
-            association: Some((self.asn_pool.clone(), self.table_name.clone())),
-            fit,
-            step,
-        }
     }
 }
 
