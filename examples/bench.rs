@@ -48,7 +48,10 @@ fn main() {
     }
     let asn_text = String::from_utf8(read("asn.json")).unwrap();
     let asn = Association::from_json(&asn_text, "asn.json").unwrap();
-    let load = |n: &str| std::fs::read(data.join(n)).map_err(|err| Error::new(n, err.to_string()));
+    let load = |n: &str| {
+        std::fs::read(data.join(n))
+            .map_err(|err| Error::file(n, ami3::error::Kind::Read, err.to_string()))
+    };
     for threads in [1usize, 2] {
         let best = best_of(repeats, threads, || {
             run_pipeline(

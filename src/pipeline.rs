@@ -7,7 +7,7 @@
 use crate::analyze::exposure::{AnalyzeParams, References};
 use crate::analyze::planner::Planner;
 use crate::average::average;
-use crate::error::{Error, Result};
+use crate::error::{Error, Kind, Result};
 use crate::fits::{write_fits, Card, Header};
 use crate::niriss::affine::Affine2d;
 use crate::niriss::mask::MaskGeometry;
@@ -46,11 +46,16 @@ pub struct Association {
 
 impl Association {
     pub fn from_json(text: &str, file_name: &str) -> Result<Self> {
-        let err = |p: &str| Error::new(file_name, p.to_string());
+        let err = |p: &str| Error::file(file_name, Kind::BadAssociation, p);
         // a byte-order mark, as some editors write, is not part of the JSON
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-        let v: serde_json::Value = serde_json::from_str(text)
-            .map_err(|e| Error::new(file_name, format!("not valid JSON: {e}")))?;
+        let v: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+            Error::file(
+                file_name,
+                Kind::BadAssociation,
+                format!("not valid JSON: {e}"),
+            )
+        })?;
         let product = v
             .get("products")
             .and_then(|p| p.as_array())
@@ -73,7 +78,7 @@ impl Association {
             let expname = m
                 .get("expname")
                 .and_then(|x| x.as_str())
-                .ok_or_else(|| Error::new(file_name, format!("member {i} has no expname")))?;
+                .ok_or_else(|| err(&format!("member {i} has no expname")))?;
             let exptype = m.get("exptype").and_then(|x| x.as_str()).map(str::trim);
             let role = match exptype.map(str::to_ascii_lowercase).as_deref() {
                 Some("science") => Role::Science,
@@ -161,8 +166,9 @@ pub fn plain_name(name: &str, field: &str, asn_file: &str) -> Result<()> {
         None
     };
     match problem {
-        Some(p) => Err(Error::new(
+        Some(p) => Err(Error::file(
             asn_file,
+            Kind::BadAssociation,
             format!("{field} {name:?} {p}: it names output files, which must stay inside the output folder"),
         )),
         None => Ok(()),
@@ -215,7 +221,7 @@ impl MemberResult {
     /// Reads what [`MemberResult::to_bytes`] wrote; `what` names the input in the error.
     pub fn from_bytes(bytes: &[u8], what: &str) -> Result<Self> {
         postcard::from_bytes(bytes).map_err(|e| {
-            Error::new(
+            Error::message(
                 what,
                 format!("not a member result of this version of ami3 ({e})"),
             )

@@ -1,69 +1,232 @@
 //! The only file that knows about JavaScript: thin `wasm-bindgen` wrappers over the pipeline
 //! for the page's workers. Bytes in, bytes and plain data out; no science here.
 
-use crate::analyze::exposure::References;
 use crate::analyze::planner::Planner;
-use crate::error::Error;
-use crate::options::{build_params, build_references, AnalyzeOptions};
-use crate::pipeline::{
-    analyze_member, combine, Association, Member, MemberResult, PipelineOptions, Role,
-};
+use crate::error::{Error, Kind};
+use crate::options::Options;
+use crate::pipeline::{analyze_member, combine, Association, MemberResult, PipelineOptions, Role};
+use crate::products::observables::{deg, ObservableSet};
 use crate::steps::ProductFile;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
-/// Options as the page sends them (strings, as on the command line).
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct PageOptions {
-    pub save_averages: bool,
-    pub oifits: Option<bool>,
-    pub oversample: Option<String>,
-    pub affine2d: Option<String>,
-    pub rotation_search: Option<String>,
-    pub psf_offset: Option<String>,
-    pub rotation: Option<String>,
-    pub usebp: Option<bool>,
-    pub run_bpfix: Option<bool>,
-    pub firstfew: Option<String>,
-    pub chooseholes: Option<String>,
+/// The page's options object: [`Options`] (the names of `ami3 run`'s options with `_`),
+/// checked once; its errors name the option as the page shows it.
+fn page_options(options: JsValue) -> Result<Options, Error> {
+    let o: Options = serde_wasm_bindgen::from_value(options)
+        .map_err(|e| Error::unnamed(Kind::BadOption, format!("options: {e}")))?;
+    o.validate(&|field| field.to_string())?;
+    Ok(o)
 }
 
-/// Looks a named file up among the files the page passed.
-fn reader(files: &[(String, Vec<u8>)]) -> impl Fn(&str) -> Result<Vec<u8>, Error> + '_ {
-    move |name: &str| {
-        files
+/// Checks the page's options before a run: throws the first problem, naming the option.
+#[wasm_bindgen]
+pub fn check_options(options: JsValue) -> Result<(), JsError> {
+    page_options(options).map(|_| ()).map_err(js_err)
+}
+
+/// What the page needs to know of an association before reducing it: `{product, members:
+/// [{expname, role: "science" | "psf"}], notes}`. Throws if `json` is not one.
+#[wasm_bindgen]
+pub fn read_association(json: &str, name: &str) -> Result<JsValue, JsError> {
+    let asn = Association::from_json(json, name).map_err(js_err)?;
+    association_view(&asn)
+}
+
+fn association_view(asn: &Association) -> Result<JsValue, JsError> {
+    #[derive(Serialize)]
+    struct MemberOut<'a> {
+        expname: &'a str,
+        role: &'static str,
+    }
+    #[derive(Serialize)]
+    struct Out<'a> {
+        product: &'a str,
+        members: Vec<MemberOut<'a>>,
+        notes: &'a [String],
+    }
+    to_js(&Out {
+        product: &asn.product_name,
+        members: asn
+            .members
             .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, b)| b.clone())
-            .ok_or_else(|| Error::new(name, "file not among the files given to the page"))
+            .map(|m| MemberOut {
+                expname: &m.expname,
+                role: match m.role {
+                    Role::Science => "science",
+                    Role::Psf => "psf",
+                },
+            })
+            .collect(),
+        notes: &asn.notes,
+    })
+}
+
+/// One reduction, built once per worker: the association, the options, the reference files
+/// they name, and the planner whose bad-pixel fixer serves every exposure the worker analyses.
+#[wasm_bindgen]
+pub struct Reduction {
+    asn: Association,
+    options: PipelineOptions,
+    references: crate::analyze::exposure::References,
+    planner: Planner,
+}
+
+#[wasm_bindgen]
+impl Reduction {
+    /// `options` as [`Options`]; `names` and `files` are the reference files they may name
+    /// (throughput, nrm, affine2d, bandpass), by name.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        asn_json: &str,
+        asn_name: &str,
+        options: JsValue,
+        names: Vec<String>,
+        files: Vec<js_sys::Uint8Array>,
+    ) -> Result<Reduction, JsError> {
+        let asn = Association::from_json(asn_json, asn_name).map_err(js_err)?;
+        let o = page_options(options).map_err(js_err)?;
+        let files: Vec<(String, Vec<u8>)> = names
+            .into_iter()
+            .zip(files.iter().map(|f| f.to_vec()))
+            .collect();
+        let read = |name: &str| {
+            files
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, b)| b.clone())
+                .ok_or_else(|| {
+                    Error::file(
+                        name,
+                        Kind::Read,
+                        "file not among the files given to the page",
+                    )
+                })
+        };
+        let (options, references) = o.resolve(&|f| f.to_string(), &read).map_err(js_err)?;
+        Ok(Reduction {
+            asn,
+            options,
+            references,
+            planner: Planner::new(),
+        })
+    }
+
+    /// The association as [`read_association`] gives it.
+    pub fn association(&self) -> Result<JsValue, JsError> {
+        association_view(&self.asn)
+    }
+
+    /// Analyses the member `expname` from its file's `bytes`. Returns `{products: [{name,
+    /// bytes}], result: Uint8Array, view: {...}}`: `result` is opaque, for
+    /// [`Reduction::combine`] (the bit-exact encoding of `MemberResult::to_bytes`; pass it as it
+    /// is, a copy or a transfer). `progress(done, total)` is called per round of integrations.
+    pub fn analyze(
+        &self,
+        bytes: &[u8],
+        expname: &str,
+        progress: &js_sys::Function,
+    ) -> Result<JsValue, JsError> {
+        let member = self
+            .asn
+            .members
+            .iter()
+            .find(|m| m.expname == expname)
+            .ok_or_else(|| JsError::new(&format!("{expname}: not a member of the association")))?;
+        let report = |d: usize, t: usize| {
+            let _ = progress.call2(
+                &JsValue::NULL,
+                &JsValue::from(d as u32),
+                &JsValue::from(t as u32),
+            );
+        };
+        let report = AssertSync::new(&report);
+        let report = &report;
+        let (result, products) = analyze_member(
+            bytes,
+            member,
+            &self.asn,
+            &self.references,
+            &self.options,
+            &self.planner,
+            &move |d, t| report.call(d, t),
+        )
+        .map_err(js_err)?;
+        #[derive(Serialize)]
+        struct Out<'a> {
+            products: Vec<JsProduct<'a>>,
+            #[serde(with = "serde_bytes_as_array")]
+            result: &'a [u8],
+            view: MemberView,
+        }
+        to_js(&Out {
+            products: products_js(&products),
+            result: &result.to_bytes(),
+            view: member_view(&result),
+        })
+    }
+
+    /// Combines member results (the `result` byte arrays of [`Reduction::analyze`], from any
+    /// worker): averages and the calibrated product. Returns `{products, messages,
+    /// calibrated_cp_deg, science, psf}`.
+    pub fn combine(&self, results: Vec<js_sys::Uint8Array>) -> Result<JsValue, JsError> {
+        let mut members = results
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                MemberResult::from_bytes(&r.to_vec(), &format!("member result {}", i + 1))
+            })
+            .collect::<Result<Vec<_>, Error>>()
+            .map_err(js_err)?;
+        // keep ASN order whatever order the workers finished in
+        members.sort_by_key(|m| {
+            self.asn
+                .members
+                .iter()
+                .position(|a| a.expname == m.member.expname)
+                .unwrap_or(usize::MAX)
+        });
+        let c = combine(&self.asn, &members, &self.options);
+        #[derive(Serialize)]
+        struct Out<'a> {
+            products: Vec<JsProduct<'a>>,
+            messages: &'a [String],
+            calibrated_cp_deg: Option<&'a [f64]>,
+            science: Option<PlotSet>,
+            psf: Option<PlotSet>,
+        }
+        to_js(&Out {
+            products: products_js(&c.products),
+            messages: &c.messages,
+            calibrated_cp_deg: c.calibrated_closure_phases_deg.as_deref(),
+            science: c.science_average.as_ref().map(PlotSet::of),
+            psf: c.psf_average.as_ref().map(PlotSet::of),
+        })
     }
 }
 
-/// Pipeline options from page options; `affine2d` may name an uploaded JSON file in `files`.
-pub fn pipeline_options(
-    o: &PageOptions,
-    files: &[(String, Vec<u8>)],
-) -> Result<PipelineOptions, Error> {
-    let nonempty = |v: &Option<String>| v.clone().filter(|s| !s.trim().is_empty());
-    let opts = AnalyzeOptions {
-        oversample: nonempty(&o.oversample),
-        affine2d: nonempty(&o.affine2d),
-        rotation_search: nonempty(&o.rotation_search),
-        psf_offset: nonempty(&o.psf_offset),
-        rotation: nonempty(&o.rotation),
-        usebp: o.usebp.map(|b| b.to_string()),
-        run_bpfix: o.run_bpfix.map(|b| b.to_string()),
-        firstfew: nonempty(&o.firstfew),
-        chooseholes: nonempty(&o.chooseholes),
-        ..Default::default()
-    };
-    let read = reader(files);
-    Ok(PipelineOptions {
-        save_averages: o.save_averages,
-        oifits: o.oifits.unwrap_or(true),
-        analyze: build_params(&opts, &read)?,
-    })
+/// The observables the page plots, angles in degrees.
+#[derive(Debug, Serialize)]
+pub struct PlotSet {
+    pub fringe_amp: Vec<f64>,
+    pub fringe_amp_err: Vec<f64>,
+    pub vis2: Vec<f64>,
+    pub vis2_err: Vec<f64>,
+    pub closure_phase_deg: Vec<f64>,
+    pub closure_phase_err_deg: Vec<f64>,
+}
+
+impl PlotSet {
+    fn of(o: &ObservableSet) -> PlotSet {
+        PlotSet {
+            fringe_amp: o.fringe_amp.clone(),
+            fringe_amp_err: o.fringe_amp_err.clone(),
+            vis2: o.vis2.clone(),
+            vis2_err: o.vis2_err.clone(),
+            closure_phase_deg: deg(&o.closure_phase_rad),
+            closure_phase_err_deg: deg(&o.closure_phase_err_rad),
+        }
+    }
 }
 
 /// What the page shows for one exposure.
@@ -77,7 +240,7 @@ pub struct MemberView {
     pub model: Vec<f64>,
     pub residual: Vec<f64>,
     pub data: Vec<f64>,
-    pub observables: crate::products::observables::ObservableSet,
+    pub observables: PlotSet,
     /// Baseline lengths (m) in baseline order, and (u, v) in metres.
     pub baseline_length_m: Vec<f64>,
     pub u_m: Vec<f64>,
@@ -116,27 +279,6 @@ fn products_js(p: &[ProductFile]) -> Vec<JsProduct<'_>> {
         .collect()
 }
 
-/// Reference files passed by the page (each optional).
-fn references(throughput: Option<Vec<u8>>, nrm: Option<Vec<u8>>) -> Result<References, Error> {
-    let files: Vec<(String, Vec<u8>)> = [("throughput", throughput), ("nrm", nrm)]
-        .into_iter()
-        .filter_map(|(n, b)| b.map(|b| (n.to_string(), b)))
-        .collect();
-    let opts = AnalyzeOptions {
-        throughput: files
-            .iter()
-            .any(|(n, _)| n == "throughput")
-            .then(|| "throughput".to_string()),
-        nrm: files
-            .iter()
-            .any(|(n, _)| n == "nrm")
-            .then(|| "nrm".to_string()),
-        ..Default::default()
-    };
-    let read = reader(&files);
-    build_references(&opts, &read)
-}
-
 /// Builds the view of a member from its AmiLg and geometry.
 fn member_view(r: &MemberResult) -> MemberView {
     let eqt = crate::products::oifits::sky_centres(
@@ -165,84 +307,12 @@ fn member_view(r: &MemberResult) -> MemberView {
         model: r.lg.fit.clone(),
         residual: r.lg.resid.clone(),
         data,
-        observables: r.lg.observables.clone(),
+        observables: PlotSet::of(&r.lg.observables),
         baseline_length_m: len,
         u_m: u,
         v_m: v,
         notes: r.notes.clone(),
     }
-}
-
-/// Analyses one ASN member. Returns `{products: [{name, bytes}], result: Uint8Array, view:
-/// {...}}`: `result` is opaque, for `combine_js` (the bit-exact encoding of
-/// `MemberResult::to_bytes`; pass it as it is, a copy or a transfer). `progress(done, total)` is
-/// called per integration.
-#[wasm_bindgen]
-#[allow(clippy::too_many_arguments)]
-pub fn analyze_member_js(
-    bytes: &[u8],
-    expname: &str,
-    role: &str,
-    asn_json: &str,
-    asn_name: &str,
-    options: JsValue,
-    throughput: Option<Vec<u8>>,
-    nrm: Option<Vec<u8>>,
-    affine_file: Option<Vec<u8>>,
-    progress: &js_sys::Function,
-) -> Result<JsValue, JsError> {
-    let asn = Association::from_json(asn_json, asn_name).map_err(js_err)?;
-    let o: PageOptions =
-        serde_wasm_bindgen::from_value(options).map_err(|e| JsError::new(&e.to_string()))?;
-    let files: Vec<(String, Vec<u8>)> = affine_file
-        .into_iter()
-        .map(|b| (o.affine2d.clone().unwrap_or_default(), b))
-        .collect();
-    let opts = pipeline_options(&o, &files).map_err(js_err)?;
-    let refs = references(throughput, nrm).map_err(js_err)?;
-    let role = if role.eq_ignore_ascii_case("psf") {
-        Role::Psf
-    } else {
-        Role::Science
-    };
-    let member = Member {
-        expname: expname.to_string(),
-        role,
-    };
-    let report = |d: usize, t: usize| {
-        let _ = progress.call2(
-            &JsValue::NULL,
-            &JsValue::from(d as u32),
-            &JsValue::from(t as u32),
-        );
-    };
-    let report = AssertSync::new(&report);
-    let report = &report;
-    let (result, products) = WORKER_PLANNER
-        .with(|planner| {
-            analyze_member(bytes, &member, &asn, &refs, &opts, planner, &move |d, t| {
-                report.call(d, t)
-            })
-        })
-        .map_err(js_err)?;
-    #[derive(Serialize)]
-    struct Out<'a> {
-        products: Vec<JsProduct<'a>>,
-        #[serde(with = "serde_bytes_as_array")]
-        result: &'a [u8],
-        view: MemberView,
-    }
-    to_js(&Out {
-        products: products_js(&products),
-        result: &result.to_bytes(),
-        view: member_view(&result),
-    })
-}
-
-thread_local! {
-    /// This worker's planner: a page worker is one wasm instance called from one thread, so the
-    /// bad-pixel fixer built for its first exposure serves the exposures it analyses next.
-    static WORKER_PLANNER: Planner = Planner::new();
 }
 
 /// A JS progress callback made shareable with rayon: it is only ever invoked on the thread that
@@ -272,56 +342,6 @@ impl<'a> AssertSync<'a> {
 
 // SAFETY: `call` only touches the callback from the thread that created it.
 unsafe impl Sync for AssertSync<'_> {}
-
-/// Combines member results (the `result` byte arrays of `analyze_member_js`): averages and the
-/// calibrated product. Returns `{products, messages, calibrated_cp_deg, science, psf}`.
-#[wasm_bindgen]
-pub fn combine_js(
-    asn_json: &str,
-    asn_name: &str,
-    results: Vec<js_sys::Uint8Array>,
-    options: JsValue,
-) -> Result<JsValue, JsError> {
-    let asn = Association::from_json(asn_json, asn_name).map_err(js_err)?;
-    let o: PageOptions =
-        serde_wasm_bindgen::from_value(options).map_err(|e| JsError::new(&e.to_string()))?;
-    // Combining needs only the pipeline switches; the analysis options (which may name an
-    // uploaded affine2d file, not passed here) were used by analyze_member_js.
-    let opts = PipelineOptions {
-        save_averages: o.save_averages,
-        oifits: o.oifits.unwrap_or(true),
-        ..Default::default()
-    };
-    let mut members = results
-        .iter()
-        .enumerate()
-        .map(|(i, r)| MemberResult::from_bytes(&r.to_vec(), &format!("member result {}", i + 1)))
-        .collect::<Result<Vec<_>, Error>>()
-        .map_err(js_err)?;
-    // keep ASN order whatever order the workers finished in
-    members.sort_by_key(|m| {
-        asn.members
-            .iter()
-            .position(|a| a.expname == m.member.expname)
-            .unwrap_or(usize::MAX)
-    });
-    let c = combine(&asn, &members, &opts);
-    #[derive(Serialize)]
-    struct Out<'a> {
-        products: Vec<JsProduct<'a>>,
-        messages: Vec<String>,
-        calibrated_cp_deg: Option<Vec<f64>>,
-        science: Option<crate::products::observables::ObservableSet>,
-        psf: Option<crate::products::observables::ObservableSet>,
-    }
-    to_js(&Out {
-        products: products_js(&c.products),
-        messages: c.messages.clone(),
-        calibrated_cp_deg: c.calibrated_closure_phases_deg.clone(),
-        science: c.science_average.clone(),
-        psf: c.psf_average.clone(),
-    })
-}
 
 /// The built-in demo: an association of a star with a faint companion and a reference star,
 /// simulated by our own model. Returns `[{name, bytes}]` (ASN JSON first).

@@ -4,6 +4,7 @@
 
 mod common;
 use ami3::analyze::exposure::AnalyzeParams;
+use ami3::error::{Input, Kind, Stage};
 use ami3::fits::{read_fits, write_fits, Hdu, HduData, Value};
 use ami3::steps::analyze_bytes;
 use common::*;
@@ -14,7 +15,8 @@ fn good_bytes() -> Vec<u8> {
     read(&data_dir().join(GOOD))
 }
 
-fn analyze_err(bytes: &[u8], name: &str) -> String {
+/// The error analysing `bytes` as `name` gives: it names the file and is of `kind`.
+fn analyze_err(bytes: &[u8], name: &str, kind: Kind) -> String {
     let params = AnalyzeParams {
         firstfew: Some(2),
         ..AnalyzeParams::default()
@@ -24,6 +26,8 @@ fn analyze_err(bytes: &[u8], name: &str) -> String {
         Err(e) => {
             let msg = e.to_string();
             assert!(msg.contains(name), "error does not name the file: {msg}");
+            assert_eq!(e.input, Input::File(name.into()), "{msg}");
+            assert_eq!(e.kind, kind, "{msg}");
             msg
         }
     }
@@ -46,15 +50,19 @@ fn image_mut<'a>(hdus: &'a mut [Hdu], name: &str) -> &'a mut Vec<f64> {
 
 #[test]
 fn not_fits_is_an_error() {
-    let msg = analyze_err(b"{\"asn_type\": \"ami3\"}", "notes.json");
+    let msg = analyze_err(b"{\"asn_type\": \"ami3\"}", "notes.json", Kind::NotFits);
     assert!(msg.to_lowercase().contains("fits"), "{msg}");
 }
 
 #[test]
 fn truncated_file_is_an_error() {
     let bytes = good_bytes();
-    let msg = analyze_err(&bytes[..bytes.len() / 2], "cut_calints.fits");
-    assert!(msg.to_lowercase().contains("truncated"), "{msg}");
+    let msg = analyze_err(
+        &bytes[..bytes.len() / 2],
+        "cut_calints.fits",
+        Kind::MalformedHdu(3),
+    );
+    assert!(msg.contains("truncated: HDU 3 (DQ)"), "{msg}");
 }
 
 #[test]
@@ -63,7 +71,7 @@ fn wrong_exp_type_is_an_error() {
         h[0].header
             .set("EXP_TYPE", Value::Str("NIS_IMAGE".into()), None)
     });
-    let msg = analyze_err(&bytes, "imaging_calints.fits");
+    let msg = analyze_err(&bytes, "imaging_calints.fits", Kind::NotAmiExposure);
     assert!(
         msg.contains("EXP_TYPE") && msg.contains("NIS_IMAGE"),
         "{msg}"
@@ -86,6 +94,7 @@ fn a_filter_without_a_built_in_curve_needs_a_throughput_file() {
         analyze_bytes(&bytes, name, &no_throughput, &params, planner(), &|_, _| {}).unwrap_err();
     let msg = e.to_string();
     assert!(msg.contains(name) && msg.contains("F444W"), "{msg}");
+    assert_eq!(e.kind, Kind::BadReference, "{msg}");
     assert!(msg.contains("give a THROUGHPUT file"), "{msg}");
     // with a throughput file (one that does not name its filter) the same exposure is reduced
     let mut unnamed = references();
@@ -103,6 +112,7 @@ fn a_throughput_file_of_another_filter_is_an_error_naming_both() {
     };
     let e = analyze_bytes(&good_bytes(), GOOD, &refs, &params, planner(), &|_, _| {}).unwrap_err();
     let msg = e.to_string();
+    assert_eq!(e.kind, Kind::BadReference, "{msg}");
     assert!(
         msg.contains(GOOD) && msg.contains("F480M") && msg.contains("F430M"),
         "{msg}"
@@ -113,7 +123,7 @@ fn a_throughput_file_of_another_filter_is_an_error_naming_both() {
 fn a_nircam_exposure_or_one_without_the_mask_is_refused_by_name() {
     for (key, value) in [("INSTRUME", "NIRCAM"), ("PUPIL", "CLEARP")] {
         let bytes = modified(|h| h[0].header.set(key, Value::Str(value.into()), None));
-        let msg = analyze_err(&bytes, "not_ami_calints.fits");
+        let msg = analyze_err(&bytes, "not_ami_calints.fits", Kind::NotAmiExposure);
         assert!(msg.contains(key) && msg.contains(value), "{msg}");
     }
 }
@@ -121,21 +131,21 @@ fn a_nircam_exposure_or_one_without_the_mask_is_refused_by_name() {
 #[test]
 fn missing_sci_is_an_error() {
     let bytes = modified(|h| h.retain(|x| x.extname() != Some("SCI")));
-    let msg = analyze_err(&bytes, "nosci_calints.fits");
+    let msg = analyze_err(&bytes, "nosci_calints.fits", Kind::NotAmiExposure);
     assert!(msg.contains("SCI"), "{msg}");
 }
 
 #[test]
 fn every_pixel_flagged_is_an_error() {
     let bytes = modified(|h| image_mut(h, "DQ").iter_mut().for_each(|v| *v = 1.0));
-    let msg = analyze_err(&bytes, "flagged_calints.fits");
+    let msg = analyze_err(&bytes, "flagged_calints.fits", Kind::NotAmiExposure);
     assert!(msg.contains("DO_NOT_USE"), "{msg}");
 }
 
 #[test]
 fn nan_only_image_is_an_error() {
     let bytes = modified(|h| image_mut(h, "SCI").iter_mut().for_each(|v| *v = f64::NAN));
-    let msg = analyze_err(&bytes, "nan_calints.fits");
+    let msg = analyze_err(&bytes, "nan_calints.fits", Kind::NotAmiExposure);
     assert!(msg.contains("NaN"), "{msg}");
 }
 
@@ -148,7 +158,7 @@ fn mismatched_err_shape_is_an_error() {
             pixels.truncate(4 * 80 * 80);
         }
     });
-    let msg = analyze_err(&bytes, "shapes_calints.fits");
+    let msg = analyze_err(&bytes, "shapes_calints.fits", Kind::NotAmiExposure);
     assert!(msg.contains("ERR") && msg.contains("shape"), "{msg}");
 }
 
@@ -161,7 +171,14 @@ fn star_at_the_edge_is_an_error_not_a_panic() {
             sci[k * 6400 + 79 * 80 + 79] = 1e12;
         }
     });
-    let msg = analyze_err(&bytes, "edge_calints.fits");
+    let msg = analyze_err(
+        &bytes,
+        "edge_calints.fits",
+        Kind::Analysis {
+            stage: Stage::Prepare,
+            integration: None,
+        },
+    );
     assert!(msg.contains("edge"), "{msg}");
 }
 
@@ -365,7 +382,14 @@ fn a_dead_integration_is_dropped_with_a_note_and_the_rest_are_reduced() {
 #[test]
 fn an_exposure_with_fewer_than_two_good_integrations_is_an_error_naming_why() {
     // integrations 2 to 5 dead, only the first left
-    let msg = analyze_err(&with_dead_integrations(1..5), "mostly_dead_calints.fits");
+    let msg = analyze_err(
+        &with_dead_integrations(1..5),
+        "mostly_dead_calints.fits",
+        Kind::Analysis {
+            stage: Stage::Fit,
+            integration: None,
+        },
+    );
     assert!(
         msg.contains("fewer than two remain") && msg.contains("no finite pixel"),
         "{msg}"

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use ami3::error::Error;
+use ami3::error::{Error, Input, Kind};
 use ami3::fits::{read_fits, ColumnData, HduData};
 
 fn shared(name: &str) -> Vec<u8> {
@@ -41,7 +41,12 @@ const EMPTY_PRIMARY: &[&str] = &[
 /// The error for `bytes` read as `name`, checked to name the file.
 fn error(bytes: &[u8], name: &str) -> Error {
     let err = read_fits(bytes, name).expect_err("bad input must be an error");
-    assert_eq!(err.file, name);
+    assert_eq!(err.input, Input::File(name.into()));
+    assert!(
+        matches!(err.kind, Kind::NotFits | Kind::MalformedHdu(_)),
+        "{:?}",
+        err.kind
+    );
     assert!(err.to_string().starts_with(name), "{err}");
     err
 }
@@ -76,6 +81,10 @@ fn non_fits_files_are_rejected_as_not_fits() {
     noisy.extend(&noise);
     let e = error(&noisy, "noisy.fits");
     assert!(e.problem.contains("not ASCII"), "{e}");
+    for (bytes, name) in [(&b""[..], "empty.fits"), (&noise[..], "noise.bin")] {
+        assert_eq!(error(bytes, name).kind, Kind::NotFits);
+    }
+    assert_eq!(e.kind, Kind::MalformedHdu(1));
 }
 
 #[test]
@@ -103,6 +112,7 @@ fn truncated_data_names_the_hdu_and_the_sizes() {
         e.problem,
         "truncated: HDU 2 (SCI) needs 128000 bytes of data but only 50000 remain"
     );
+    assert_eq!(e.kind, Kind::MalformedHdu(2));
     // Data complete but the final padding missing.
     let e = error(&bytes[..bytes.len() - 1000], "cut.fits");
     assert!(
@@ -375,7 +385,7 @@ fn fuzzed_files_never_panic() {
         // Every truncation point at a 997-byte stride.
         for cut in (0..bytes.len()).step_by(997) {
             if let Err(e) = read_fits(&bytes[..cut], name) {
-                assert_eq!(e.file, *name);
+                assert_eq!(e.input, Input::File(name.to_string()));
             }
         }
         // Random byte changes, mostly in headers (every block that starts with a keyword).
@@ -400,7 +410,7 @@ fn fuzzed_files_never_panic() {
                 };
             }
             if let Err(e) = read_fits(&mutated, name) {
-                assert_eq!(e.file, *name);
+                assert_eq!(e.input, Input::File(name.to_string()));
             }
         }
     }

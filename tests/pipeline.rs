@@ -5,7 +5,7 @@
 mod common;
 use ami3::analyze::exposure::AnalyzeParams;
 use ami3::analyze::observables::{wrap_pi, Orders};
-use ami3::error::{Error, Result};
+use ami3::error::{Error, Input, Kind, Result};
 use ami3::pipeline::{run_pipeline, Association, PipelineOptions};
 use ami3::steps::ProductFile;
 use common::*;
@@ -32,7 +32,8 @@ fn asn_json(members: &[(&str, &str)]) -> String {
 }
 
 fn load(name: &str) -> Result<Vec<u8>> {
-    std::fs::read(data_dir().join(name)).map_err(|e| Error::new(name, format!("cannot read: {e}")))
+    std::fs::read(data_dir().join(name))
+        .map_err(|e| Error::file(name, Kind::Read, format!("cannot read: {e}")))
 }
 
 struct Run {
@@ -359,7 +360,11 @@ fn product_names_and_ids_that_would_leave_the_output_folder_are_refused_by_name(
             "members": [{"expname": SCI[0], "exptype": "science"}]}]})
         .to_string();
         let e = Association::from_json(&text, "hostile_asn.json").unwrap_err();
-        assert_eq!(e.file, "hostile_asn.json", "{product:?} {id:?}");
+        assert_eq!(
+            (e.input, e.kind),
+            (Input::File("hostile_asn.json".into()), Kind::BadAssociation),
+            "{product:?} {id:?}"
+        );
         assert!(
             e.problem.contains("inside the output folder"),
             "{product:?} {id:?}: {}",

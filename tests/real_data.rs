@@ -45,7 +45,8 @@ fn reduce(filter: &str, throughput_file: bool) -> Reduced {
     let asn_text = String::from_utf8(read(&dir.join("asn.json"))).unwrap();
     let asn = Association::from_json(&asn_text, "asn.json").unwrap();
     let load = |name: &str| -> Result<Vec<u8>> {
-        std::fs::read(dir.join(name)).map_err(|e| Error::new(name, e.to_string()))
+        std::fs::read(dir.join(name))
+            .map_err(|e| Error::file(name, ami3::error::Kind::Read, e.to_string()))
     };
     let (mut products, combined, errors) = run_pipeline(
         &asn,

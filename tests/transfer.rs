@@ -6,6 +6,7 @@
 
 mod common;
 use ami3::analyze::exposure::References;
+use ami3::error::{Input, Kind};
 use ami3::pipeline::{analyze_member, combine, Association, MemberResult, PipelineOptions};
 use ami3::products::reffiles::{NrmReference, Throughput};
 use common::{planner, read};
@@ -131,7 +132,8 @@ fn damaged_member_result_bytes_are_an_error_naming_the_input() {
     let bytes = results[0].to_bytes();
     for damaged in [&bytes[..bytes.len() / 2], &[][..], b"{\"member\": null}"] {
         let e = MemberResult::from_bytes(damaged, "member result 2").unwrap_err();
-        assert_eq!(e.file, "member result 2");
+        assert_eq!(e.input, Input::Message("member result 2".into()));
+        assert_eq!(e.kind, Kind::BadMessage);
         assert!(e.problem.contains("not a member result"), "{}", e.problem);
     }
 }

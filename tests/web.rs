@@ -5,7 +5,7 @@
 #![cfg(target_arch = "wasm32")]
 
 use ami3::pipeline::MemberResult;
-use ami3::wasm::{analyze_member_js, combine_js, demo_files_js};
+use ami3::wasm::{check_options, demo_files_js, read_association, Reduction};
 use js_sys::{Array, Function, Object, Reflect, Uint8Array};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_test::*;
@@ -22,7 +22,7 @@ fn string(v: &JsValue, key: &str) -> String {
         .unwrap_or_else(|| panic!("{key} is not a string"))
 }
 
-/// The names of the `products` of a result of `analyze_member_js` or `combine_js`.
+/// The names of the `products` of a result of `Reduction::analyze` or `Reduction::combine`.
 fn product_names(out: &JsValue) -> Vec<String> {
     Array::from(&get(out, "products"))
         .iter()
@@ -85,31 +85,36 @@ fn recorded_progress() -> Vec<(f64, f64)> {
     out
 }
 
-fn analyze(files: &[(String, Vec<u8>)], expname: &str, role: &str) -> JsValue {
+/// A reduction of the demo association with `options` and the reference files `refs`.
+fn reduction_with(
+    files: &[(String, Vec<u8>)],
+    options: Object,
+    refs: &[(&str, &[u8])],
+) -> Reduction {
     let (asn_name, asn) = &files[0];
+    Reduction::new(
+        std::str::from_utf8(asn).unwrap(),
+        asn_name,
+        options.into(),
+        refs.iter().map(|(n, _)| n.to_string()).collect(),
+        refs.iter().map(|(_, b)| Uint8Array::from(*b)).collect(),
+    )
+    .unwrap_or_else(|e| panic!("Reduction::new failed: {:?}", JsValue::from(e)))
+}
+
+/// A reduction of the demo association with every option at its default.
+fn reduction(files: &[(String, Vec<u8>)]) -> Reduction {
+    reduction_with(files, Object::new(), &[])
+}
+
+fn analyze(r: &Reduction, files: &[(String, Vec<u8>)], expname: &str) -> JsValue {
     let bytes = &files
         .iter()
         .find(|(n, _)| n == expname)
         .expect("member file")
         .1;
-    analyze_member_js(
-        bytes,
-        expname,
-        role,
-        std::str::from_utf8(asn).unwrap(),
-        asn_name,
-        Object::new().into(), // every option at its default
-        None,
-        None,
-        None,
-        &recording_progress(),
-    )
-    .unwrap_or_else(|e| {
-        panic!(
-            "analyze_member_js({expname}) failed: {:?}",
-            JsValue::from(e)
-        )
-    })
+    r.analyze(bytes, expname, &recording_progress())
+        .unwrap_or_else(|e| panic!("analyze({expname}) failed: {:?}", JsValue::from(e)))
 }
 
 #[wasm_bindgen_test]
@@ -119,6 +124,18 @@ fn demo_files_are_an_association_and_four_calints_exposures() {
     assert!(files[0].0.ends_with(".json"), "ASN first: {}", files[0].0);
     let members = demo_members(std::str::from_utf8(&files[0].1).unwrap());
     assert_eq!(members.len(), 4);
+    // what the page learns of the association, from Rust (JavaScript does not parse it)
+    let view = read_association(std::str::from_utf8(&files[0].1).unwrap(), &files[0].0).unwrap();
+    let roles: Vec<(String, String)> = Array::from(&get(&view, "members"))
+        .iter()
+        .map(|m| (string(&m, "expname"), string(&m, "role")))
+        .collect();
+    let lower: Vec<(String, String)> = members
+        .iter()
+        .map(|(n, r)| (n.clone(), r.to_ascii_lowercase()))
+        .collect();
+    assert_eq!(roles, lower);
+    assert!(!string(&view, "product").is_empty());
     for (name, bytes) in &files[1..] {
         assert!(name.ends_with("_calints.fits"), "{name}");
         assert!(members.iter().any(|(m, _)| m == name), "{name} is a member");
@@ -128,14 +145,14 @@ fn demo_files_are_an_association_and_four_calints_exposures() {
 }
 
 #[wasm_bindgen_test]
-fn analyze_member_js_gives_products_a_view_and_progress() {
+fn analyze_gives_products_a_view_in_degrees_and_progress() {
     let files = demo_files();
     let members = demo_members(std::str::from_utf8(&files[0].1).unwrap());
-    let (expname, role) = members
+    let (expname, _) = members
         .iter()
         .find(|(_, r)| r.eq_ignore_ascii_case("science"))
         .expect("a science member");
-    let out = analyze(&files, expname, role);
+    let out = analyze(&reduction(&files), &files, expname);
 
     let names = product_names(&out);
     assert_eq!(names.len(), 2, "{names:?}");
@@ -145,15 +162,22 @@ fn analyze_member_js_gives_products_a_view_and_progress() {
         assert_eq!(Uint8Array::new(&get(&p, "bytes")).length() % 2880, 0);
     }
     let result = Uint8Array::new(&get(&out, "result")).to_vec();
-    assert!(
-        MemberResult::from_bytes(&result, "result").is_ok(),
-        "result is the member result's bytes"
-    );
+    let decoded = MemberResult::from_bytes(&result, "result").expect("the member result's bytes");
 
     let view = get(&out, "view");
     let obs = get(&view, "observables");
     assert_eq!(numbers(&get(&obs, "fringe_amp")).len(), 21);
-    assert_eq!(numbers(&get(&obs, "closure_phase_rad")).len(), 35);
+    // degrees come from Rust: the view's closure phases are the result's radians in degrees
+    let cp_deg = numbers(&get(&obs, "closure_phase_deg"));
+    let cp_rad = &decoded.lg.observables.closure_phase_rad;
+    assert_eq!(cp_deg.len(), 35);
+    for (d, r) in cp_deg.iter().zip(cp_rad) {
+        assert!((d - r.to_degrees()).abs() < 1e-12, "{d} deg vs {r} rad");
+    }
+    assert!(
+        cp_deg.iter().any(|d| d.abs() > 0.1),
+        "the companion shows: {cp_deg:?}"
+    );
     assert_eq!(numbers(&get(&view, "baseline_length_m")).len(), 21);
     let n = get(&view, "n").as_f64().unwrap() as usize;
     for image in ["data", "model", "residual"] {
@@ -168,16 +192,18 @@ fn analyze_member_js_gives_products_a_view_and_progress() {
 }
 
 #[wasm_bindgen_test]
-fn combine_js_of_the_demo_calibrates_35_nonzero_closure_phases_and_honours_options() {
+fn combine_of_the_demo_calibrates_35_nonzero_closure_phases_and_honours_options() {
     let files = demo_files();
     let asn = std::str::from_utf8(&files[0].1).unwrap().to_string();
+    let r = reduction(&files);
     let results: Vec<Uint8Array> = demo_members(&asn)
         .iter()
-        .map(|(name, role)| Uint8Array::new(&get(&analyze(&files, name, role), "result")))
+        .map(|(name, _)| Uint8Array::new(&get(&analyze(&r, &files, name), "result")))
         .collect();
     let _ = recorded_progress();
-    let out = combine_js(&asn, &files[0].0, results.clone(), Object::new().into())
-        .unwrap_or_else(|e| panic!("combine_js failed: {:?}", JsValue::from(e)));
+    let out = r
+        .combine(results.clone())
+        .unwrap_or_else(|e| panic!("combine failed: {:?}", JsValue::from(e)));
     let cp = numbers(&get(&out, "calibrated_cp_deg"));
     assert_eq!(cp.len(), 35);
     assert!(cp.iter().all(|c| c.is_finite()));
@@ -193,16 +219,18 @@ fn combine_js_of_the_demo_calibrates_35_nonzero_closure_phases_and_honours_optio
         "{names:?}"
     );
     let science = get(&out, "science");
-    assert_eq!(numbers(&get(&science, "closure_phase_rad")).len(), 35);
+    assert_eq!(numbers(&get(&science, "closure_phase_deg")).len(), 35);
 
-    // The page sends its whole options object: save_averages and oifits must count even when
-    // affine2d names an uploaded file (which only analyze_member_js receives).
+    // The page sends its whole options object, with an uploaded affine2d file among the
+    // reference files: save_averages and oifits count in combine.
     let options = Object::new();
     Reflect::set(&options, &"save_averages".into(), &true.into()).unwrap();
     Reflect::set(&options, &"oifits".into(), &false.into()).unwrap();
     Reflect::set(&options, &"affine2d".into(), &"uploaded_affine.json".into()).unwrap();
-    let out = combine_js(&asn, &files[0].0, results, options.into())
-        .unwrap_or_else(|e| panic!("combine_js failed: {:?}", JsValue::from(e)));
+    let affine = br#"{"mx": 1.0, "my": 1.0, "sx": 0.0, "sy": 0.0, "xo": 0.0, "yo": 0.0}"#;
+    let out = reduction_with(&files, options, &[("uploaded_affine.json", &affine[..])])
+        .combine(results)
+        .unwrap_or_else(|e| panic!("combine failed: {:?}", JsValue::from(e)));
     let names = product_names(&out);
     assert!(
         names.iter().any(|n| n.ends_with("_amiavg.fits")),
@@ -216,50 +244,44 @@ fn combine_js_of_the_demo_calibrates_35_nonzero_closure_phases_and_honours_optio
 }
 
 #[wasm_bindgen_test]
-fn analyze_member_js_throws_an_error_naming_the_file_for_non_fits_bytes() {
+fn analyze_throws_an_error_naming_the_file_for_non_fits_bytes() {
     let files = demo_files();
     let asn = std::str::from_utf8(&files[0].1).unwrap();
-    let (expname, role) = demo_members(asn).remove(0);
-    let err = analyze_member_js(
-        b"not a FITS file",
-        &expname,
-        &role,
-        asn,
-        &files[0].0,
-        Object::new().into(),
-        None,
-        None,
-        None,
-        &Function::new_no_args(""),
-    )
-    .expect_err("garbage bytes are rejected");
+    let (expname, _) = demo_members(asn).remove(0);
+    let err = reduction(&files)
+        .analyze(b"not a FITS file", &expname, &Function::new_no_args(""))
+        .expect_err("garbage bytes are rejected");
     let message = format!("{:?}", JsValue::from(err));
     assert!(message.contains(&expname), "{message}");
+    assert!(message.contains("not a FITS file"), "{message}");
 }
 
 #[wasm_bindgen_test]
-fn page_options_are_strings_and_bad_ones_are_reported() {
+fn page_options_may_be_text_and_bad_ones_are_named() {
     let files = demo_files();
-    let asn = std::str::from_utf8(&files[0].1).unwrap();
-    let (expname, role) = demo_members(asn).remove(0);
-    let bytes = &files.iter().find(|(n, _)| *n == expname).unwrap().1;
     let options = Object::new();
+    Reflect::set(&options, &"rotation_search".into(), &"-2 2 0.5".into()).unwrap();
+    Reflect::set(&options, &"firstfew".into(), &"".into()).unwrap();
+    check_options(options.clone().into()).expect("upstream's text forms are accepted");
     Reflect::set(&options, &"oversample".into(), &"4".into()).unwrap();
-    let err = analyze_member_js(
-        bytes,
-        &expname,
-        &role,
-        asn,
-        &files[0].0,
-        options.into(),
-        None,
-        None,
-        None,
-        &Function::new_no_args(""),
-    )
-    .expect_err("an even oversample is rejected");
-    let message = format!("{:?}", JsValue::from(err));
-    assert!(message.contains("oversample"), "{message}");
+    for err in [
+        check_options(options.clone().into()).expect_err("an even oversample is rejected"),
+        Reduction::new(
+            std::str::from_utf8(&files[0].1).unwrap(),
+            &files[0].0,
+            options.into(),
+            vec![],
+            vec![],
+        )
+        .err()
+        .expect("the reduction refuses it too"),
+    ] {
+        let message = format!("{:?}", JsValue::from(err));
+        assert!(
+            message.contains("option oversample: must be an odd positive integer"),
+            "{message}"
+        );
+    }
 }
 
 /// The browser's structured clone (what `postMessage` does to a message between workers).
@@ -274,8 +296,9 @@ fn member_results_with_nan_and_infinities_cross_workers_bit_exact_and_combine() 
     let asn = std::str::from_utf8(&files[0].1).unwrap().to_string();
     let specials = [f64::NAN, -f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -0.0];
     let mut received = Vec::new();
-    for (name, role) in demo_members(&asn) {
-        let out = analyze(&files, &name, &role);
+    let reduction = reduction(&files);
+    for (name, _) in demo_members(&asn) {
+        let out = analyze(&reduction, &files, &name);
         let mut r =
             MemberResult::from_bytes(&Uint8Array::new(&get(&out, "result")).to_vec(), &name)
                 .expect("the page's result decodes");
@@ -297,8 +320,9 @@ fn member_results_with_nan_and_infinities_cross_workers_bit_exact_and_combine() 
         received.push(Uint8Array::new(&js));
     }
     let _ = recorded_progress();
-    let out = combine_js(&asn, &files[0].0, received, Object::new().into())
-        .unwrap_or_else(|e| panic!("combine_js failed: {:?}", JsValue::from(e)));
+    let out = reduction
+        .combine(received)
+        .unwrap_or_else(|e| panic!("combine failed: {:?}", JsValue::from(e)));
     let names = product_names(&out);
     assert!(
         names.iter().any(|n| n.ends_with("_aminorm-oi.fits")),
@@ -308,16 +332,11 @@ fn member_results_with_nan_and_infinities_cross_workers_bit_exact_and_combine() 
 }
 
 #[wasm_bindgen_test]
-fn combine_js_names_a_damaged_member_result() {
+fn combine_names_a_damaged_member_result() {
     let files = demo_files();
-    let asn = std::str::from_utf8(&files[0].1).unwrap();
-    let err = combine_js(
-        asn,
-        &files[0].0,
-        vec![Uint8Array::from(&b"not a result"[..])],
-        Object::new().into(),
-    )
-    .expect_err("damaged bytes are rejected");
+    let err = reduction(&files)
+        .combine(vec![Uint8Array::from(&b"not a result"[..])])
+        .expect_err("damaged bytes are rejected");
     let message = format!("{:?}", JsValue::from(err));
     assert!(message.contains("member result 1"), "{message}");
 }

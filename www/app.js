@@ -5,11 +5,11 @@
 
 import { imageFigure, imageScale, scatterChart, COLOURS } from './plots.js';
 import { zipSync } from './vendor/fflate.js';
+import initLibrary, { read_association as readAssociation, check_options as checkOptions } from './pkg/ami3.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 const HARDWARE = Math.max(1, navigator.hardwareConcurrency || 2);
-const DEG_PER_RAD = 180 / Math.PI;
 
 // What scripts/build-web.sh built: {threads: bool, ...}. The threaded build is only tried when
 // it exists and the page is cross-origin isolated (SharedArrayBuffer).
@@ -53,30 +53,34 @@ async function entryText(entry) {
   return entry.text;
 }
 
-/** The association: the first JSON file whose content has a `products` list. */
+// The library on this thread, for what the page must know before a run (which file is the
+// association, its members; whether the options are valid). Loaded from the module the workers
+// share.
+let library = null;
+function loadLibrary() {
+  library ??= compiledPlainModule().then((module) => initLibrary(module ? { module_or_path: module } : undefined));
+  return library;
+}
+
+/**
+ * The association: the first JSON file the library reads as one ({product, members: [{expname,
+ * role}], notes}, members the pipeline reduces). Other JSON files keep why they are not one.
+ */
 async function findAsn() {
+  await loadLibrary();
   for (const e of staged) {
     if (!/\.json$/i.test(e.name)) continue;
     if (e.asn === undefined) {
       try {
-        const v = JSON.parse(await entryText(e));
-        e.asn = v && Array.isArray(v.products) ? v : null;
-      } catch {
+        e.asn = readAssociation(await entryText(e), e.name);
+      } catch (err) {
         e.asn = null;
+        e.notAsn = String(err.message ?? err);
       }
     }
     if (e.asn) return e;
   }
   return null;
-}
-
-/** Members the pipeline reduces: exptype science or psf (case-insensitive), others ignored. */
-function asnMembers(asn) {
-  const members = asn?.products?.[0]?.members;
-  if (!Array.isArray(members)) return [];
-  return members
-    .map((m) => ({ expname: String(m?.expname ?? ''), role: String(m?.exptype ?? '').trim().toLowerCase() }))
-    .filter((m) => m.role === 'science' || m.role === 'psf');
 }
 
 /**
@@ -86,7 +90,7 @@ function asnMembers(asn) {
  */
 async function classify() {
   const asnEntry = await findAsn();
-  const members = asnMembers(asnEntry?.asn);
+  const members = asnEntry?.asn.members ?? [];
   const memberNames = new Map(members.map((m) => [baseName(m.expname), m.role]));
   const kinds = new Map();
   let throughput = null;
@@ -160,7 +164,10 @@ async function addFiles(items) {
   }
   await showFiles();
   if (await findAsn()) startRun();
-  else if (staged.length) note('No association (ASN JSON) among the files yet: drop it too.');
+  else if (staged.length) {
+    const why = staged.filter((e) => e.notAsn).map((e) => ` ${e.notAsn}.`).join('');
+    note(`No association (ASN JSON) among the files yet: drop it too.${why}`);
+  }
 }
 
 // Files and folders from a drop, with their paths: directory entries must be taken during the
@@ -191,7 +198,10 @@ async function droppedFiles(dt) {
 const TEXT_OPTIONS = ['oversample', 'rotation_search', 'psf_offset', 'rotation', 'firstfew', 'chooseholes'];
 const BOOL_OPTIONS = ['save_averages', 'oifits', 'usebp', 'run_bpfix'];
 
-/** The options object analyze_member_js / combine_js expect (strings as on the command line). */
+/**
+ * The options object the library's Reduction takes (src/options.rs: the names of ami3 run's
+ * options with '_'; text fields go as typed, the library reads them).
+ */
 function readOptions() {
   const o = {};
   for (const k of BOOL_OPTIONS) o[k] = $(`opt-${k}`).checked;
@@ -418,6 +428,8 @@ async function startRun() {
   current = null;
 }
 
+let sessions = 0;
+
 async function reduce(run) {
   const { asnEntry, members, throughput, nrm } = await classify();
   if (!asnEntry) {
@@ -426,15 +438,27 @@ async function reduce(run) {
   }
   const asnJson = await entryText(asnEntry);
   const asnName = asnEntry.name;
-  const productName = String(asnEntry.asn.products[0]?.name ?? 'ami3');
+  const productName = asnEntry.asn.product;
   if (members.length === 0) {
     note(`${asnName}: no member with exptype science or psf.`, true);
     return;
   }
   const options = readOptions();
-  const affineEntry = staged.find((e) => e.name === options.affine2d);
-  const [throughputBytes, nrmBytes, affineBytes] = await Promise.all(
-    [throughput, nrm, affineEntry].map((e) => (e ? entryBytes(e) : undefined)));
+  if (throughput) options.throughput = throughput.name;
+  if (nrm) options.nrm = nrm.name;
+  try {
+    checkOptions(options);
+  } catch (err) {
+    note(String(err.message ?? err), true);
+    return;
+  }
+  // What every worker's Reduction is built from: the reference files go by the names the
+  // options give them.
+  const refs = [throughput, nrm, staged.find((e) => e.name === options.affine2d)].filter(Boolean);
+  const session = {
+    id: ++sessions, asnJson, asnName, options,
+    names: refs.map((e) => e.name), files: await Promise.all(refs.map(entryBytes)),
+  };
   if (throughput) note(`Throughput reference: ${throughput.name}`);
   if (nrm) note(`NRM reference: ${nrm.name}`);
 
@@ -468,8 +492,7 @@ async function reduce(run) {
       // Transfer a private copy: staged bytes (the demo's) must survive for "Run again".
       const copy = entry.bytes ? bytes.slice() : bytes;
       const out = await run.pool.run({
-        type: 'analyze', bytes: copy, expname: m.expname, role: m.role, asnJson, asnName, options,
-        throughput: throughputBytes, nrm: nrmBytes, affine: affineBytes,
+        type: 'analyze', session, bytes: copy, expname: m.expname,
       }, [copy.buffer], (done, total) => {
         progressCard(card, done, total);
         if (done !== undefined) record.progress.push(done);
@@ -495,7 +518,7 @@ async function reduce(run) {
   mark('exposuresDoneMs');
   let combined = null;
   try {
-    combined = await run.pool.run({ type: 'combine', asnJson, asnName, results: reduced, options });
+    combined = await run.pool.run({ type: 'combine', session, results: reduced });
   } catch (err) {
     if (run.cancelled) return;
     note(`Combining the exposures (ami_average, ami_normalize) failed: ${err.message ?? err}. ` +
@@ -611,7 +634,7 @@ function showMember(card, out, threads) {
       { label: 'V²', x: v.baseline_length_m, y: o.vis2, err: o.vis2_err, colour: COLOURS[4] },
     ],
   });
-  const triangles = o.closure_phase_rad.map((_, i) => i + 1);
+  const triangles = o.closure_phase_deg.map((_, i) => i + 1);
   scatterChart(panel.querySelector('.cp-plot'), {
     xLabel: 'triangle',
     yLabel: 'closure phase (deg)',
@@ -620,8 +643,8 @@ function showMember(card, out, threads) {
     series: [{
       label: 'closure phase',
       x: triangles,
-      y: o.closure_phase_rad.map((r) => r * DEG_PER_RAD),
-      err: o.closure_phase_err_rad.map((r) => r * DEG_PER_RAD),
+      y: o.closure_phase_deg,
+      err: o.closure_phase_err_deg,
       colour: v.role === 'Psf' ? COLOURS[1] : COLOURS[0],
     }],
   });
@@ -646,14 +669,12 @@ function showCombined(c) {
   // Small horizontal shifts keep the three sets of points apart; x is the triangle number.
   const shifted = (d) => (arr) => arr.map((_, i) => i + 1 + d);
   if (c.science) {
-    series.push({ label: 'science average (raw)', x: shifted(-0.2)(c.science.closure_phase_rad),
-      y: c.science.closure_phase_rad.map((r) => r * DEG_PER_RAD),
-      err: c.science.closure_phase_err_rad.map((r) => r * DEG_PER_RAD), colour: COLOURS[0] });
+    series.push({ label: 'science average (raw)', x: shifted(-0.2)(c.science.closure_phase_deg),
+      y: c.science.closure_phase_deg, err: c.science.closure_phase_err_deg, colour: COLOURS[0] });
   }
   if (c.psf) {
-    series.push({ label: 'reference star average', x: shifted(0)(c.psf.closure_phase_rad),
-      y: c.psf.closure_phase_rad.map((r) => r * DEG_PER_RAD),
-      err: c.psf.closure_phase_err_rad.map((r) => r * DEG_PER_RAD), colour: COLOURS[1] });
+    series.push({ label: 'reference star average', x: shifted(0)(c.psf.closure_phase_deg),
+      y: c.psf.closure_phase_deg, err: c.psf.closure_phase_err_deg, colour: COLOURS[1] });
   }
   if (c.calibrated_cp_deg) {
     series.push({ label: 'calibrated (science − reference)', x: shifted(0.2)(c.calibrated_cp_deg),
@@ -706,6 +727,32 @@ async function runDemo() {
   }
 }
 
+// The real-data example: four F480M exposures of JWST commissioning programme 1093 and their
+// association, shipped with the page (www/examples/abdor-1093-f480m; JWST/NIRISS, programme
+// 1093, MAST).
+const ABDOR = 'examples/abdor-1093-f480m/';
+const ABDOR_FILES = ['asn.json', 'jw01093015001_03102_00001_nis_cal.fits', 'jw01093016001_03102_00001_nis_cal.fits',
+  'jw01093012001_03102_00001_nis_cal.fits', 'jw01093013001_03102_00001_nis_cal.fits'];
+
+async function runAbDor() {
+  cancelRun();
+  resetPage();
+  setStatus('running');
+  note('Loading the AB Dor exposures (JWST/NIRISS, programme 1093, MAST)…');
+  try {
+    const files = await Promise.all(ABDOR_FILES.map(async (name) => {
+      const r = await fetch(ABDOR + name);
+      if (!r.ok) throw new Error(`${name}: ${r.status} ${r.statusText}`);
+      return { name, bytes: new Uint8Array(await r.arrayBuffer()) };
+    }));
+    staged = [];
+    await addFiles(files);
+  } catch (err) {
+    note(`The AB Dor example could not be loaded: ${err.message ?? err}`, true);
+    setStatus('done');
+  }
+}
+
 // ---- wiring --------------------------------------------------------------------------------
 
 function wire() {
@@ -731,6 +778,7 @@ function wire() {
     });
   }
   $('demo').addEventListener('click', runDemo);
+  $('abdor').addEventListener('click', runAbDor);
   $('rerun').addEventListener('click', () => startRun());
   $('clear').addEventListener('click', () => {
     cancelRun();
@@ -752,6 +800,7 @@ async function main() {
   }
   describeEngine();
   if (params.get('demo') === '1') runDemo();
+  if (params.get('example') === 'abdor') runAbDor();
 }
 
 main();

@@ -3,7 +3,11 @@
 // bytes between the page and the library; every number is computed in Rust.
 //
 // Messages in:  {type: 'init', threads, module?} then   {type: 'analyze' | 'combine' | 'demo', id, ...}
-//               (combine's `results` are the Uint8Array `result`s of analyze jobs)
+//               analyze and combine carry `session`: {id, asnJson, asnName, options, names, files}
+//               (the association, the options object and the reference files they name); the
+//               worker builds one Rust `Reduction` per session and reuses it for the session's
+//               jobs. analyze: {bytes, expname}; combine: {results} (the Uint8Array `result`s of
+//               analyze jobs, from any worker).
 // Messages out: {type: 'ready', build, threads, note} once, then per job {type: 'started', id},
 //               {type: 'progress', id, done, total}*  and  {type: 'done', id, value, ms}
 //               or {type: 'failed', id, message, fatal}.
@@ -50,18 +54,30 @@ function transferables(arrays) {
 
 const productBytes = (products) => (products ?? []).map((p) => p.bytes);
 
+// This worker's reduction (association, options, reference files, planner) and its session id.
+let reduction = null;
+let sessionId = null;
+
+function reductionFor(session) {
+  if (session.id !== sessionId) {
+    reduction?.free();
+    reduction = null;
+    reduction = new lib.Reduction(session.asnJson, session.asnName, session.options, session.names, session.files);
+    sessionId = session.id;
+  }
+  return reduction;
+}
+
 function run(msg) {
   switch (msg.type) {
     case 'analyze': {
       const progress = (done, total) => self.postMessage({ type: 'progress', id: msg.id, done, total });
-      const out = lib.analyze_member_js(
-        msg.bytes, msg.expname, msg.role, msg.asnJson, msg.asnName, msg.options,
-        msg.throughput, msg.nrm, msg.affine, progress);
+      const out = reductionFor(msg.session).analyze(msg.bytes, msg.expname, progress);
       // out.result: the member result as bytes (bit-exact, NaN and ±Inf included), for combine
       return [out, transferables([...productBytes(out.products), out.result])];
     }
     case 'combine': {
-      const out = lib.combine_js(msg.asnJson, msg.asnName, msg.results, msg.options);
+      const out = reductionFor(msg.session).combine(msg.results);
       return [out, transferables(productBytes(out.products))];
     }
     case 'demo': {

@@ -4,6 +4,7 @@
 //! its float32 wavelength grid, its trim that drops the last sample above 1 %, and synphot's
 //! box sampling (a 0.01 Angstrom grid with one point outside each edge).
 
+use crate::error::{Error, Kind, Result};
 use crate::niriss::filters::BandpassSample;
 
 /// Number of wavelength bins of the default bandpass.
@@ -26,21 +27,30 @@ fn linspace_f32(start: f32, stop: f32, num: usize) -> Vec<f32> {
 pub fn from_throughput(
     wavelength_angstrom: &[f32],
     throughput: &[f32],
-) -> Result<Vec<BandpassSample>, String> {
+) -> Result<Vec<BandpassSample>> {
     if wavelength_angstrom.len() != throughput.len() || wavelength_angstrom.len() < 3 {
-        return Err("throughput table needs at least 3 (wavelength, throughput) rows".into());
+        return Err(Error::unnamed(
+            Kind::BadReference,
+            "throughput table needs at least 3 (wavelength, throughput) rows",
+        ));
     }
     if wavelength_angstrom
         .windows(2)
         .any(|w| w[1] <= w[0] || w[1].is_nan())
     {
-        return Err("throughput wavelengths must be strictly increasing".into());
+        return Err(Error::unnamed(
+            Kind::BadReference,
+            "throughput wavelengths must be strictly increasing",
+        ));
     }
     let xs: Vec<f64> = wavelength_angstrom.iter().map(|&v| v as f64).collect();
     let ys: Vec<f64> = throughput.iter().map(|&v| (v as f64).max(0.0)).collect();
     let above: Vec<usize> = (0..ys.len()).filter(|&i| ys[i] > TRIM_THROUGHPUT).collect();
     if above.len() < 2 {
-        return Err("throughput never exceeds 1 %: not a filter curve".into());
+        return Err(Error::unnamed(
+            Kind::BadReference,
+            "throughput never exceeds 1 %: not a filter curve",
+        ));
     }
     // upstream keeps [first, last) of the samples above the trim level
     let (lo, hi) = (above[0], above[above.len() - 1]);
@@ -58,7 +68,10 @@ pub fn from_throughput(
     }
     let total: f64 = weights.iter().sum();
     if total.is_nan() || total <= 0.0 {
-        return Err("throughput integrates to zero".into());
+        return Err(Error::unnamed(
+            Kind::BadReference,
+            "throughput integrates to zero",
+        ));
     }
     Ok(weights
         .iter()

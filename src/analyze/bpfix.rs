@@ -14,7 +14,7 @@
 
 use super::fft::{Direction, Fft};
 use super::mdft::MatrixDft;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Stage};
 use crate::niriss::filters::filter_by_name;
 use crate::portable;
 use nalgebra::{DMatrix, DVector};
@@ -108,20 +108,20 @@ impl BadPixelFixer {
         n: usize,
     ) -> Result<Self> {
         if nrm_pupil.is_empty() || nrm_pupil.iter().any(|v| !v.is_finite()) {
-            return Err(Error::new(
-                "NRM reference file",
+            return Err(Error::analysis(
+                Stage::BadPixelFix,
                 "pupil image is empty or holds non-finite values",
             ));
         }
         if !(pixscale_rad.is_finite() && pixscale_rad > 0.0) {
-            return Err(Error::new(
-                "SCI header",
+            return Err(Error::analysis(
+                Stage::BadPixelFix,
                 format!("pixel scale {pixscale_rad} rad is not a positive number"),
             ));
         }
         if n < 4 {
-            return Err(Error::new(
-                "cropped image",
+            return Err(Error::analysis(
+                Stage::BadPixelFix,
                 format!("{n}×{n} is too small for the Fourier bad-pixel correction"),
             ));
         }
@@ -226,8 +226,8 @@ impl BadPixelFixer {
     ) -> Result<FixSummary> {
         let (n, w) = (self.n, self.w);
         if data.dim() != (n, n) || bad.dim() != (n, n) {
-            return Err(Error::new(
-                "cropped image",
+            return Err(Error::analysis(
+                Stage::BadPixelFix,
                 format!(
                     "data {:?} and bad-pixel map {:?} must both be {n}×{n}",
                     data.dim(),
@@ -320,8 +320,8 @@ impl BadPixelFixer {
         let y = match gram.clone().cholesky() {
             Some(chol) => chol.solve(&rhs),
             None => gram.lu().solve(&rhs).ok_or_else(|| {
-                Error::new(
-                    "bad-pixel correction",
+                Error::analysis(
+                    Stage::BadPixelFix,
                     format!("{m} bad pixels leave the Fourier least-squares problem singular"),
                 )
             })?,

@@ -5,7 +5,7 @@
 //! It assumes bad pixels were already corrected and does no cropping or peak finding itself.
 
 use super::mdft::MatrixDft;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Stage};
 use crate::portable;
 use ndarray::{Array2, ArrayView2};
 use std::f64::consts::PI;
@@ -31,8 +31,8 @@ impl Centroider {
     /// maps exists.
     pub fn new(n: usize) -> Result<Self> {
         if n < 3 {
-            return Err(Error::new(
-                "centroid input",
+            return Err(Error::analysis(
+                Stage::Centroid,
                 format!("image is {n}×{n}; the phase-slope centroid needs at least 3×3"),
             ));
         }
@@ -57,8 +57,8 @@ impl Centroider {
     pub fn centroid(&self, image: ArrayView2<f64>) -> Result<PixelOffset> {
         let n = self.n;
         if image.dim() != (n, n) {
-            return Err(Error::new(
-                "centroid input",
+            return Err(Error::analysis(
+                Stage::Centroid,
                 format!("image is {:?}, planned for {n}×{n}", image.dim()),
             ));
         }
@@ -112,8 +112,8 @@ fn clipped_mean(slope: &Array2<f64>, n: usize) -> f64 {
 pub fn find_centroid(image: ArrayView2<f64>) -> Result<PixelOffset> {
     let (rows, cols) = image.dim();
     if rows != cols {
-        return Err(Error::new(
-            "centroid input",
+        return Err(Error::analysis(
+            Stage::Centroid,
             format!("image is {rows}×{cols}; the phase-slope centroid needs a square image"),
         ));
     }

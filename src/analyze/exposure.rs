@@ -13,7 +13,7 @@ use super::propagate::propagate_errors;
 use super::rotation::{find_rotation_deg, search_grid_deg};
 use super::solve::{fit, Covariance};
 use super::stats::{average_integrations, median, population_std};
-use crate::error::{Error, Result};
+use crate::error::{Error, Kind, Result, Stage};
 use crate::niriss::affine::Affine2d;
 use crate::niriss::filters::BandpassSample;
 use crate::niriss::mask::{MaskGeometry, N_HOLES};
@@ -179,20 +179,35 @@ pub fn analyze_exposure(
     planner: &Planner,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<ExposureAnalysis> {
-    let fail = |p: String| Error::new(exposure.file_name.as_str(), p);
+    analysis_stages(exposure, refs, params, planner, progress)
+        .map_err(|e| e.in_file(&exposure.file_name))
+}
+
+/// The stages of [`analyze_exposure`]; their errors carry no file name.
+fn analysis_stages(
+    exposure: &CalExposure,
+    refs: &References,
+    params: &AnalyzeParams,
+    planner: &Planner,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<ExposureAnalysis> {
     let mut notes = Vec::new();
     if params.oversample == 0 || params.oversample.is_multiple_of(2) {
-        return Err(fail(format!(
-            "oversample must be an odd positive integer, got {}",
-            params.oversample
-        )));
+        return Err(Error::unnamed(
+            Kind::BadOption,
+            format!(
+                "oversample must be an odd positive integer, got {}",
+                params.oversample
+            ),
+        )
+        .in_file(&exposure.file_name));
     }
     let geometry = mask_geometry(refs, params, &mut notes);
     let filter = exposure.keyword("FILTER").unwrap_or_default();
-    let bandpass = exposure_bandpass(&filter, refs, params, &mut notes).map_err(fail)?;
+    let bandpass = exposure_bandpass(&filter, refs, params, &mut notes)?;
     let pixscale_rad = pixel_scale_rad(exposure, &mut notes);
-    let nint = integrations_in_use(exposure, params, &mut notes).map_err(fail)?;
-    let window = Window::of(exposure).map_err(fail)?;
+    let nint = integrations_in_use(exposure, params, &mut notes)?;
+    let window = Window::of(exposure)?;
     let affine = choose_affine(
         exposure,
         &window,
@@ -200,9 +215,8 @@ pub fn analyze_exposure(
         (&geometry, &bandpass, pixscale_rad),
         params,
         &mut notes,
-    )
-    .map_err(fail)?;
-    let pixels = PreparedPixels::new(exposure, &window, nint).map_err(fail)?;
+    )?;
+    let pixels = PreparedPixels::new(exposure, &window, nint)?;
     let plan = FitPlan::new(
         refs,
         params,
@@ -214,10 +228,8 @@ pub fn analyze_exposure(
         pixscale_rad,
         pixels.n,
         nint == 1,
-    )
-    .map_err(fail)?;
-    let (integrations, dropped) = fit_integrations(&plan, &pixels, nint, &mut notes, progress)
-        .map_err(|e| fail(e.problem))?;
+    )?;
+    let (integrations, dropped) = fit_integrations(&plan, &pixels, nint, &mut notes, progress)?;
     let average = average_over(&plan.orders, &integrations);
     Ok(ExposureAnalysis {
         exposure_name: exposure.file_name.clone(),
@@ -270,25 +282,28 @@ fn exposure_bandpass(
     refs: &References,
     params: &AnalyzeParams,
     notes: &mut Vec<String>,
-) -> std::result::Result<Vec<BandpassSample>, String> {
+) -> Result<Vec<BandpassSample>> {
     match (&params.bandpass, &refs.throughput) {
         (Some(bp), _) => Ok(bp.clone()),
         (None, Some(t)) => {
             // a curve of another filter would give a wrong bandpass without a word
             if let Some(tf) = t.filter.as_deref().map(str::trim) {
                 if !filter.is_empty() && !tf.is_empty() && !tf.eq_ignore_ascii_case(filter.trim()) {
-                    return Err(format!(
-                        "FILTER is '{}' but the throughput reference file is for '{tf}'",
-                        filter.trim()
+                    return Err(Error::unnamed(
+                        Kind::BadReference,
+                        format!(
+                            "FILTER is '{}' but the throughput reference file is for '{tf}'",
+                            filter.trim()
+                        ),
                     ));
                 }
             }
-            bandpass::from_throughput(&t.wavelength_angstrom, &t.throughput)
-                .map_err(|e| format!("throughput reference file: {e}"))
+            bandpass::from_throughput(&t.wavelength_angstrom, &t.throughput).map_err(|e| {
+                Error::unnamed(e.kind, format!("throughput reference file: {}", e.problem))
+            })
         }
         (None, None) => {
-            let (wl, th) =
-                crate::niriss::throughput::builtin_throughput(filter).map_err(|e| e.problem)?;
+            let (wl, th) = crate::niriss::throughput::builtin_throughput(filter)?;
             notes.push(format!(
                 "no throughput reference file: using the built-in {filter} curve ({})",
                 crate::niriss::throughput::BUILTIN_CURVE_SOURCE
@@ -312,12 +327,15 @@ fn integrations_in_use(
     exposure: &CalExposure,
     params: &AnalyzeParams,
     notes: &mut Vec<String>,
-) -> std::result::Result<usize, String> {
+) -> Result<usize> {
     let mut nint = exposure.nint;
     if let Some(f) = params.firstfew {
         if exposure.nint > 1 {
             if f == 0 {
-                return Err("firstfew must be at least 1".into());
+                return Err(Error::unnamed(
+                    Kind::BadOption,
+                    "firstfew must be at least 1",
+                ));
             }
             if f < exposure.nint {
                 nint = f;
@@ -333,6 +351,7 @@ fn integrations_in_use(
 }
 
 /// The part of each frame that is analysed: the SUB80 box of a full frame, else all of it.
+#[derive(Debug)]
 struct Window {
     row0: usize,
     col0: usize,
@@ -344,15 +363,18 @@ struct Window {
 }
 
 impl Window {
-    fn of(exposure: &CalExposure) -> std::result::Result<Window, String> {
+    fn of(exposure: &CalExposure) -> Result<Window> {
         let full = exposure
             .keyword("SUBARRAY")
             .is_some_and(|s| s.eq_ignore_ascii_case("FULL"));
         let (row0, col0, ny, nx) = if full {
             if exposure.ny < 80 || exposure.nx < 1124 {
-                return Err(format!(
-                    "SUBARRAY is FULL but the image is {}x{}",
-                    exposure.ny, exposure.nx
+                return Err(Error::unnamed(
+                    Kind::NotAmiExposure,
+                    format!(
+                        "SUBARRAY is FULL but the image is {}x{}",
+                        exposure.ny, exposure.nx
+                    ),
                 ));
             }
             (0, 1044, 80, 80)
@@ -384,7 +406,7 @@ fn choose_affine(
     (geometry, bandpass, pixscale_rad): (&MaskGeometry, &[BandpassSample], f64),
     params: &AnalyzeParams,
     notes: &mut Vec<String>,
-) -> std::result::Result<Affine2d, String> {
+) -> Result<Affine2d> {
     let base_affine = match &params.affine2d {
         AffineChoice::Commissioning => Affine2d::commissioning(),
         AffineChoice::Given(a) => *a,
@@ -433,6 +455,7 @@ fn choose_affine(
 
 /// The pixels the fit takes: the window without its 4 reference rows, temporal outliers
 /// flagged, and the crop box around the median image's peak.
+#[derive(Debug)]
 struct PreparedPixels {
     /// Trimmed cubes, `nint` x `ty` x `nx`.
     data: Vec<f64>,
@@ -447,11 +470,7 @@ struct PreparedPixels {
 }
 
 impl PreparedPixels {
-    fn new(
-        exposure: &CalExposure,
-        window: &Window,
-        nint: usize,
-    ) -> std::result::Result<PreparedPixels, String> {
+    fn new(exposure: &CalExposure, window: &Window, nint: usize) -> Result<PreparedPixels> {
         let (ny, nx) = (window.ny, window.nx);
         let ref_rows = 4.min(ny.saturating_sub(9));
         let ty = ny - ref_rows;
@@ -499,14 +518,17 @@ impl PreparedPixels {
                 Some((_, b)) if b >= v => best,
                 _ => Some((i, v)),
             })
-            .ok_or_else(|| "no finite pixel in the median image".to_string())?
+            .ok_or_else(|| Error::analysis(Stage::Prepare, "no finite pixel in the median image"))?
             .0;
         let (pr, pc) = (peak / nx, peak % nx);
         let half = pr.min(pc).min(ty - 1 - pr).min(nx - 1 - pc);
         let n = 2 * half + 1;
         if n < 9 {
-            return Err(format!(
-                "the brightest pixel is at row {pr}, column {pc} of the trimmed image, {half} pixels from the edge: too close to crop an AMI image"
+            return Err(Error::analysis(
+                Stage::Prepare,
+                format!(
+                    "the brightest pixel is at row {pr}, column {pc} of the trimmed image, {half} pixels from the edge: too close to crop an AMI image"
+                ),
             ));
         }
         Ok(PreparedPixels {
@@ -559,7 +581,7 @@ impl<'a> FitPlan<'a> {
         pixscale_rad: f64,
         n: usize,
         single: bool,
-    ) -> std::result::Result<FitPlan<'a>, String> {
+    ) -> Result<FitPlan<'a>> {
         let orders = Orders::new(geometry.n_holes());
         let fixer = if params.run_bpfix {
             let pupil = match &refs.nrm {
@@ -567,15 +589,11 @@ impl<'a> FitPlan<'a> {
                 None => rasterise_pupil(&geometry, 1024, super::bpfix::PUPIL_IMAGE_DIAMETER_M),
             };
             let size = refs.nrm.as_ref().map_or(1024, |r| r.pupil_size);
-            Some(
-                planner
-                    .bad_pixel_fixer(&pupil, size, filter, pixscale_rad, n)
-                    .map_err(|e| e.problem)?,
-            )
+            Some(planner.bad_pixel_fixer(&pupil, size, filter, pixscale_rad, n)?)
         } else {
             None
         };
-        let centroider = Centroider::new(n).map_err(|e| e.problem)?;
+        let centroider = Centroider::new(n)?;
         let model = LgModel::new(
             geometry,
             bandpass,
@@ -598,8 +616,11 @@ impl<'a> FitPlan<'a> {
 
     /// Integration `k`: bad-pixel fix, centroid, basis, fit, observables (and, alone, errors).
     fn fit_integration(&self, pixels: &PreparedPixels, k: usize) -> Result<IntegrationFit> {
+        self.fit_one(pixels, k).map_err(|e| e.at_integration(k))
+    }
+
+    fn fit_one(&self, pixels: &PreparedPixels, k: usize) -> Result<IntegrationFit> {
         let n = pixels.n;
-        let fail = |p: String| Error::new("", format!("integration {}: {p}", k + 1));
         let mut img = pixels.crop(&pixels.data, k);
         let q = pixels.crop(&pixels.dq, k);
         let mut bad: Vec<bool> = q
@@ -608,16 +629,18 @@ impl<'a> FitPlan<'a> {
             .collect();
         // nothing to fit (and a bad-pixel fix of every pixel would take minutes)
         if !img.iter().zip(&bad).any(|(v, &b)| v.is_finite() && !b) {
-            return Err(fail(
-                "no finite pixel without DO_NOT_USE or JUMP_DET in the crop".into(),
+            return Err(Error::analysis(
+                Stage::Prepare,
+                "no finite pixel without DO_NOT_USE or JUMP_DET in the crop",
             ));
         }
         if let Some(fixer) = &self.fixer {
             let d = ArrayViewMut2::from_shape((n, n), &mut img).expect("n x n");
             let b = ArrayViewMut2::from_shape((n, n), &mut bad).expect("n x n");
-            fixer
-                .fix(d, b)
-                .map_err(|e| fail(format!("bad-pixel fix: {}", e.problem)))?;
+            fixer.fix(d, b).map_err(|e| Error {
+                problem: format!("bad-pixel fix: {}", e.problem),
+                ..e
+            })?;
         }
         // NaN pixels are never fitted (upstream lets them through without run_bpfix)
         let excluded: Vec<bool> = img
@@ -637,11 +660,13 @@ impl<'a> FitPlan<'a> {
                 view
             } else {
                 cview
-            })
-            .map_err(|e| fail(e.problem))?;
+            })?;
         let (cx, cy) = (c.x_px, c.y_px);
         if !(cx.is_finite() && cy.is_finite()) {
-            return Err(fail("the centroid could not be measured".into()));
+            return Err(Error::analysis(
+                Stage::Centroid,
+                "the centroid could not be measured",
+            ));
         }
         let basis = self.model.basis_with(&self.basis_plan, (cx, cy));
         let e = pixels.err.as_ref().map(|e| pixels.crop(e, k));
@@ -651,7 +676,7 @@ impl<'a> FitPlan<'a> {
             Some(e) if !e.is_empty() => Covariance::FromErr(e),
             _ => Covariance::FromResiduals,
         };
-        let lf = fit(&basis, &img, &excluded, covariance).map_err(fail)?;
+        let lf = fit(&basis, &img, &excluded, covariance)?;
         let observables = self.orders.from_coefficients(&lf.coeffs);
         let coeffs_norm: Vec<f64> = lf.coeffs.iter().map(|v| v / lf.coeffs[0]).collect();
         let errors = if self.single {
@@ -724,8 +749,8 @@ fn fit_integrations(
         let first = dropped
             .first()
             .map_or(String::new(), |(_, e)| e.problem.clone());
-        return Err(Error::new(
-            "",
+        return Err(Error::analysis(
+            Stage::Fit,
             format!(
                 "{} of {nint} integrations could not be fitted, fewer than two remain ({first})",
                 dropped.len()
@@ -884,5 +909,232 @@ fn compose_rotation(a: &Affine2d, theta_rad: f64) -> Affine2d {
         xo: c * a.xo - s * a.yo,
         yo: s * a.xo + c * a.yo,
         rotradccw: None,
+    }
+}
+
+/// One test per stage, on small synthetic exposures whose answer is known by construction (the
+/// whole chain is tested against jwst in tests/analyze_vs_jwst.rs and tests/real_data.rs).
+#[cfg(test)]
+mod stage_tests {
+    use super::*;
+    use crate::fits::{Header, Value};
+
+    /// An exposure of `nint` frames of ny × nx with pixel values `f(k, row, col)`.
+    fn exposure(
+        nint: usize,
+        (ny, nx): (usize, usize),
+        subarray: &str,
+        f: impl Fn(usize, usize, usize) -> f64,
+    ) -> CalExposure {
+        let mut primary = Header::new();
+        primary.set("SUBARRAY", Value::Str(subarray.into()), None);
+        let sci = (0..nint * ny * nx)
+            .map(|i| f(i / (ny * nx), (i / nx) % ny, i % nx))
+            .collect();
+        CalExposure {
+            file_name: "synthetic_calints.fits".into(),
+            primary,
+            sci_header: Header::new(),
+            is_2d: nint == 1,
+            nint,
+            ny,
+            nx,
+            sci,
+            err: None,
+            dq: vec![0; nint * ny * nx],
+        }
+    }
+
+    /// A round star of height 1000 at (row, col) on a flat background of 1.
+    fn star(row: usize, col: usize) -> impl Fn(usize, usize, usize) -> f64 {
+        move |_, r, c| {
+            let d2 = (r as f64 - row as f64).powi(2) + (c as f64 - col as f64).powi(2);
+            1.0 + 1000.0 * (-d2 / 4.0).exp()
+        }
+    }
+
+    #[test]
+    fn integrations_in_use_honour_firstfew() {
+        let e = exposure(5, (12, 12), "SUB80", |_, _, _| 1.0);
+        let with = |firstfew| AnalyzeParams {
+            firstfew,
+            ..AnalyzeParams::default()
+        };
+        let mut notes = Vec::new();
+        assert_eq!(integrations_in_use(&e, &with(None), &mut notes).unwrap(), 5);
+        assert_eq!(
+            integrations_in_use(&e, &with(Some(2)), &mut notes).unwrap(),
+            2
+        );
+        assert!(notes.is_empty());
+        assert_eq!(
+            integrations_in_use(&e, &with(Some(9)), &mut notes).unwrap(),
+            5
+        );
+        assert!(notes[0].contains("all are used"), "{notes:?}");
+        let err = integrations_in_use(&e, &with(Some(0)), &mut notes).unwrap_err();
+        assert_eq!(err.kind, Kind::BadOption);
+    }
+
+    #[test]
+    fn the_window_of_a_full_frame_is_the_sub80_box() {
+        let sub = Window::of(&exposure(1, (80, 80), "SUB80", |_, _, _| 0.0)).unwrap();
+        assert_eq!((sub.row0, sub.col0, sub.ny, sub.nx), (0, 0, 80, 80));
+        let full = Window::of(&exposure(2, (80, 1130), "FULL", |_, _, _| 0.0)).unwrap();
+        assert_eq!((full.row0, full.col0, full.ny, full.nx), (0, 1044, 80, 80));
+        // integration 1, row 2, column 3 of the box is column 1047 of the frame
+        assert_eq!(full.index(1, 2, 3), (80 + 2) * 1130 + 1047);
+        let small = Window::of(&exposure(1, (80, 80), "FULL", |_, _, _| 0.0)).unwrap_err();
+        assert_eq!(small.kind, Kind::NotAmiExposure);
+    }
+
+    #[test]
+    fn prepared_pixels_drop_reference_rows_flag_outliers_and_crop_at_the_peak() {
+        // 120 integrations: one outlier among them is 10.9 standard deviations out
+        let nint = 120;
+        let hot = |k: usize, r: usize, c: usize| k == 7 && r == 10 && c == 5;
+        let base = star(16, 14);
+        let e = exposure(nint, (30, 30), "SUB80", |k, r, c| {
+            base(k, r, c) + if hot(k, r, c) { 1e4 } else { 0.0 }
+        });
+        let window = Window::of(&e).unwrap();
+        let p = PreparedPixels::new(&e, &window, nint).unwrap();
+        // the 4 reference rows go: the star is at row 12 of the trimmed frame
+        assert_eq!((p.ty, p.nx, p.centre), (26, 30, (12, 14)));
+        // the crop reaches the nearest edge: 12 rows above the peak
+        assert_eq!((p.half, p.n), (12, 25));
+        let flagged: Vec<usize> = (0..p.dq.len())
+            .filter(|&i| p.dq[i] & DO_NOT_USE != 0)
+            .collect();
+        assert_eq!(
+            flagged,
+            vec![(7 * 26 + 6) * 30 + 5],
+            "only the outlier is flagged"
+        );
+        let crop = p.crop(&p.data, 0);
+        assert_eq!(crop.len(), 25 * 25);
+        assert_eq!(
+            crop[12 * 25 + 12],
+            base(0, 16, 14),
+            "the peak is the crop's centre"
+        );
+
+        let edge = exposure(3, (30, 30), "SUB80", star(6, 27));
+        let err = PreparedPixels::new(&edge, &Window::of(&edge).unwrap(), 3).unwrap_err();
+        assert_eq!(
+            err.kind,
+            Kind::Analysis {
+                stage: Stage::Prepare,
+                integration: None
+            }
+        );
+    }
+
+    #[test]
+    fn the_bandpass_is_the_users_else_the_throughputs_else_the_built_in_curve() {
+        let own = vec![BandpassSample {
+            weight: 1.0,
+            wavelength_m: 4.8e-6,
+        }];
+        let params = AnalyzeParams {
+            bandpass: Some(own.clone()),
+            ..AnalyzeParams::default()
+        };
+        let mut notes = Vec::new();
+        let none = References::default();
+        assert_eq!(
+            exposure_bandpass("F480M", &none, &params, &mut notes).unwrap(),
+            own
+        );
+        let defaults = AnalyzeParams::default();
+        let builtin = exposure_bandpass("F480M", &none, &defaults, &mut notes).unwrap();
+        assert!(notes[0].contains("built-in F480M curve"), "{notes:?}");
+        // weights summing to one, centred within 1 % on the filter's pivot wavelength
+        let total: f64 = builtin.iter().map(|b| b.weight).sum();
+        assert!((total - 1.0).abs() < 1e-9, "{total}");
+        let mean_m: f64 = builtin.iter().map(|b| b.weight * b.wavelength_m).sum();
+        let pivot_m = crate::niriss::filters::filter_by_name("F480M")
+            .unwrap()
+            .pivot_m();
+        assert!(
+            (mean_m / pivot_m - 1.0).abs() < 0.01,
+            "{mean_m} vs {pivot_m}"
+        );
+        let (wl, th) = crate::niriss::throughput::builtin_throughput("F430M").unwrap();
+        let other = References {
+            throughput: Some(Throughput {
+                wavelength_angstrom: wl,
+                throughput: th,
+                filter: Some("F430M".into()),
+            }),
+            nrm: None,
+        };
+        let err = exposure_bandpass("F480M", &other, &defaults, &mut notes).unwrap_err();
+        assert_eq!(err.kind, Kind::BadReference);
+        assert!(err.problem.contains("F430M") && err.problem.contains("F480M"));
+    }
+
+    #[test]
+    fn a_noiseless_point_source_fits_to_unit_amplitudes_and_zero_closure_phases() {
+        let params = AnalyzeParams {
+            run_bpfix: false,
+            ..AnalyzeParams::default()
+        };
+        let mut notes = Vec::new();
+        let geometry = mask_geometry(&References::default(), &params, &mut notes);
+        let bandpass =
+            exposure_bandpass("F480M", &References::default(), &params, &mut notes).unwrap();
+        let pixscale_rad = (65.6 / 3.6e6f64).to_radians();
+        let n = 31;
+        let affine = Affine2d::commissioning();
+        let model = LgModel::new(
+            geometry.clone(),
+            bandpass.clone(),
+            affine,
+            pixscale_rad,
+            3,
+            n,
+        );
+        let psf = model.simulate_psf(n, (0.0, 0.0));
+        // two integrations of the model PSF, 4 reference rows above it
+        let e = exposure(2, (n + 4, n), "SUB80", |_, r, c| {
+            if r < 4 {
+                0.0
+            } else {
+                1e6 * psf[(r - 4) * n + c]
+            }
+        });
+        let window = Window::of(&e).unwrap();
+        let pixels = PreparedPixels::new(&e, &window, 2).unwrap();
+        assert_eq!(pixels.n, n);
+        let planner = Planner::new();
+        let plan = FitPlan::new(
+            &References::default(),
+            &params,
+            &planner,
+            "F480M",
+            geometry,
+            bandpass,
+            affine,
+            pixscale_rad,
+            n,
+            false,
+        )
+        .unwrap();
+        let fit = plan.fit_integration(&pixels, 1).unwrap();
+        assert_eq!(fit.index, 1);
+        let (cx, cy) = fit.centroid_px;
+        assert!(cx.abs() < 0.05 && cy.abs() < 0.05, "centroid {cx} {cy}");
+        let o = &fit.observables;
+        for a in &o.fringe_amp {
+            assert!((a - 1.0).abs() < 2e-3, "amplitude {a}");
+        }
+        for cp in &o.closure_phase_rad {
+            assert!(
+                cp.to_degrees().abs() < 0.01,
+                "closure phase {} deg",
+                cp.to_degrees()
+            );
+        }
     }
 }

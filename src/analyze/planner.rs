@@ -5,7 +5,7 @@
 //! an association share filter, pixel scale, crop size and mask, so one fixer serves them all.
 
 use super::bpfix::BadPixelFixer;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Stage};
 use ndarray::ArrayView2;
 use std::sync::{Arc, Mutex};
 
@@ -56,7 +56,7 @@ impl Planner {
             pixscale_bits: pixscale_rad.to_bits(),
             n,
         };
-        let poisoned = || Error::new("bad-pixel fix", "internal cache poisoned");
+        let poisoned = || Error::analysis(Stage::BadPixelFix, "internal cache poisoned");
         if let Some((_, f)) = self
             .fixers
             .lock()
@@ -67,7 +67,7 @@ impl Planner {
             return Ok(f.clone());
         }
         let view = ArrayView2::from_shape((size, size), pupil)
-            .map_err(|e| Error::new("NRM pupil", e.to_string()))?;
+            .map_err(|e| Error::analysis(Stage::BadPixelFix, e.to_string()))?;
         let fixer = Arc::new(BadPixelFixer::new(view, filter, pixscale_rad, n)?);
         let mut fixers = self.fixers.lock().map_err(|_| poisoned())?;
         if fixers.len() >= MAX_FIXERS {

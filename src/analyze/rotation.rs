@@ -4,20 +4,23 @@
 
 use super::fft::{Direction, Fft};
 use super::lgmodel::LgModel;
+use crate::error::{Error, Result, Stage};
 use crate::niriss::affine::{avoid_hex_singularity_deg, Affine2d};
 use rustfft::num_complex::Complex64;
 
 /// The search grid: start, start + step, ... (< stop), then stop itself (upstream.md §5.2).
-pub fn search_grid_deg(start: f64, stop: f64, step: f64) -> Result<Vec<f64>, String> {
+pub fn search_grid_deg(start: f64, stop: f64, step: f64) -> Result<Vec<f64>> {
     if step.is_nan() || step <= 0.0 || !start.is_finite() || !stop.is_finite() || stop <= start {
-        return Err(format!(
-            "rotation search '{start} {stop} {step}' needs start < stop and step > 0"
+        return Err(Error::analysis(
+            Stage::Plan,
+            format!("rotation search '{start} {stop} {step}' needs start < stop and step > 0"),
         ));
     }
     let count = ((stop - start) / step).ceil() as usize;
     if count > 10_000 {
-        return Err(format!(
-            "rotation search '{start} {stop} {step}' has too many steps"
+        return Err(Error::analysis(
+            Stage::Plan,
+            format!("rotation search '{start} {stop} {step}' has too many steps"),
         ));
     }
     let mut grid: Vec<f64> = (0..count).map(|i| start + i as f64 * step).collect();
@@ -101,10 +104,11 @@ pub fn find_rotation_deg(
     nx: usize,
     psf_offset: (f64, f64),
     grid_deg: &[f64],
-) -> Result<f64, String> {
+) -> Result<f64> {
     if ny != nx {
-        return Err(format!(
-            "rotation search needs a square image, got {ny}x{nx}"
+        return Err(Error::analysis(
+            Stage::Plan,
+            format!("rotation search needs a square image, got {ny}x{nx}"),
         ));
     }
     let scores: Vec<f64> = grid_deg
@@ -119,8 +123,12 @@ pub fn find_rotation_deg(
             peak_cross_correlation(image, &psf, ny, nx)
         })
         .collect();
-    parabola_vertex(grid_deg, &scores)
-        .ok_or_else(|| "rotation search: scores do not define a parabola".to_string())
+    parabola_vertex(grid_deg, &scores).ok_or_else(|| {
+        Error::analysis(
+            Stage::Plan,
+            "rotation search: scores do not define a parabola",
+        )
+    })
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! scatter of the residuals.
 
 use super::lgmodel::ModelBasis;
+use crate::error::{Error, Result, Stage};
 use crate::portable;
 use nalgebra::{DMatrix, DVector};
 
@@ -43,17 +44,20 @@ pub fn fit(
     data: &[f64],
     excluded: &[bool],
     covariance: Covariance,
-) -> Result<LinearFit, String> {
+) -> Result<LinearFit> {
     let np = basis.n * basis.n;
     let ns = basis.n_slices;
     let used: Vec<usize> = (0..np)
         .filter(|&p| !excluded[p] && data[p].is_finite())
         .collect();
     if used.len() <= ns {
-        return Err(format!(
-            "only {} usable pixels for {} model terms: too many pixels flagged or NaN",
-            used.len(),
-            ns
+        return Err(Error::analysis(
+            Stage::Fit,
+            format!(
+                "only {} usable pixels for {} model terms: too many pixels flagged or NaN",
+                used.len(),
+                ns
+            ),
         ));
     }
     // design matrix of the used pixels, one row per slice (D = A^T), so A^T A = D D^T and
@@ -72,10 +76,12 @@ pub fn fit(
             .chunks_exact(nu)
             .map(|row| portable::dot(row, &b_vec)),
     );
-    let chol = normal
-        .clone()
-        .cholesky()
-        .ok_or_else(|| "the normal matrix of the fringe fit is singular".to_string())?;
+    let chol = normal.clone().cholesky().ok_or_else(|| {
+        Error::analysis(
+            Stage::Fit,
+            "the normal matrix of the fringe fit is singular",
+        )
+    })?;
     let x = chol.solve(&rhs);
     let coeffs: Vec<f64> = x.iter().copied().collect();
 

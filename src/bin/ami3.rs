@@ -1,9 +1,9 @@
 //! The `ami3` command line: a thin shell over the library's steps.
 
 use ami3::analyze::planner::Planner;
-use ami3::error::{Error, Result};
-use ami3::options::{build_params, build_references, parse_bool, AnalyzeOptions};
-use ami3::pipeline::{run_pipeline, Association, PipelineOptions};
+use ami3::error::{Error, Kind, Result};
+use ami3::options::{cli_name, Options};
+use ami3::pipeline::{run_pipeline, Association};
 use ami3::steps::analyze_bytes;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -24,7 +24,7 @@ const MAX_INPUT_BYTES: u64 = 8 << 30;
 /// Reads an input file. Only regular files are read: a FIFO would block forever and a device
 /// such as /dev/zero never ends; a file larger than [`MAX_INPUT_BYTES`] is refused up front.
 fn read_file(path: &str) -> Result<Vec<u8>> {
-    let fail = |p: String| Error::new(path, p);
+    let fail = |p: String| Error::file(path, Kind::Read, p);
     let meta = std::fs::metadata(path).map_err(|e| fail(format!("cannot read: {e}")))?;
     if !meta.is_file() {
         return Err(fail(if meta.is_dir() {
@@ -47,30 +47,33 @@ fn read_file(path: &str) -> Result<Vec<u8>> {
 /// library checks the names it builds; this keeps every write inside `--out` whatever the names).
 fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf> {
     if Path::new(name).file_name().and_then(|n| n.to_str()) != Some(name) {
-        return Err(Error::new(
+        return Err(Error::output(
             name,
             "not a plain file name: refused to write outside the output folder",
         ));
     }
     let path = dir.join(name);
     std::fs::write(&path, bytes)
-        .map_err(|e| Error::new(path.display().to_string(), format!("cannot write: {e}")))?;
+        .map_err(|e| Error::output(path.display().to_string(), format!("cannot write: {e}")))?;
     Ok(path)
 }
 
-/// Positional arguments, `--out`, the analysis options, and any other `--name value` pairs.
-type ParsedArgs = (
-    Vec<String>,
-    Option<String>,
-    AnalyzeOptions,
-    Vec<(String, String)>,
-);
+/// Positional arguments, `--out`, the options, and any other `--name value` pairs.
+type ParsedArgs = (Vec<String>, Option<String>, Options, Vec<(String, String)>);
 
-/// Splits arguments into positional ones, `--out`, and analysis options.
+/// Splits arguments into positional ones, `--out`, and options. `--save-averages` may stand
+/// alone, as a flag.
 fn parse(args: &[String]) -> Result<ParsedArgs> {
+    let mut args: Vec<String> = args.to_vec();
+    if let Some(i) = args.iter().position(|a| a == "--save-averages") {
+        let next_is_value = args.get(i + 1).is_some_and(|v| v == "true" || v == "false");
+        if !next_is_value {
+            args.insert(i + 1, "true".into());
+        }
+    }
     let mut positional = Vec::new();
     let mut out = None;
-    let mut opts = AnalyzeOptions::default();
+    let mut opts = Options::default();
     let mut other = Vec::new();
     let mut i = 0;
     while i < args.len() {
@@ -83,13 +86,13 @@ fn parse(args: &[String]) -> Result<ParsedArgs> {
                     let v = args
                         .get(i)
                         .cloned()
-                        .ok_or_else(|| Error::new("command line", format!("{a} needs a value")))?;
+                        .ok_or_else(|| Error::usage(format!("{a} needs a value")))?;
                     (a.clone(), v)
                 }
             };
             if name == "--out" {
                 out = Some(value);
-            } else if !opts.take(&name, value.clone()) {
+            } else if !opts.set(&name, &value)? {
                 other.push((name, value));
             }
         } else {
@@ -102,24 +105,22 @@ fn parse(args: &[String]) -> Result<ParsedArgs> {
 
 fn analyze_command(args: &[String]) -> Result<bool> {
     let (files, out, opts, other) = parse(args)?;
+    let pipeline_only = ["--save-averages", "--oifits"];
+    if let Some(name) = args.iter().find(|a| pipeline_only.contains(&a.as_str())) {
+        return Err(Error::usage(format!("unknown option {name}\n{USAGE}")));
+    }
     if let Some((name, _)) = other.first() {
-        return Err(Error::new(
-            "command line",
-            format!("unknown option {name}\n{USAGE}"),
-        ));
+        return Err(Error::usage(format!("unknown option {name}\n{USAGE}")));
     }
-    let out =
-        out.ok_or_else(|| Error::new("command line", format!("--out DIR is required\n{USAGE}")))?;
+    let out = out.ok_or_else(|| Error::usage(format!("--out DIR is required\n{USAGE}")))?;
     if files.is_empty() {
-        return Err(Error::new(
-            "command line",
-            format!("no exposure given\n{USAGE}"),
-        ));
+        return Err(Error::usage(format!("no exposure given\n{USAGE}")));
     }
-    let params = build_params(&opts, &read_file)?;
-    let refs = build_references(&opts, &read_file)?;
+    let (options, refs) = opts.resolve(&cli_name, &read_file)?;
+    let params = options.analyze;
     let dir = PathBuf::from(&out);
-    std::fs::create_dir_all(&dir).map_err(|e| Error::new(&out, format!("cannot create: {e}")))?;
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| Error::output(&out, format!("cannot create: {e}")))?;
     let mut all_ok = true;
     let planner = Planner::new(); // one bad-pixel fixer for exposures that share it
     for file in &files {
@@ -155,50 +156,33 @@ fn analyze_command(args: &[String]) -> Result<bool> {
 }
 
 fn run_command(args: &[String]) -> Result<bool> {
-    // --save-averages is a flag: give it a value so the generic parser can take it
-    let mut args: Vec<String> = args.to_vec();
-    if let Some(i) = args.iter().position(|a| a == "--save-averages") {
-        let next_is_value = args.get(i + 1).is_some_and(|v| v == "true" || v == "false");
-        if !next_is_value {
-            args.insert(i + 1, "true".into());
-        }
+    let (files, out, opts, other) = parse(args)?;
+    if let Some((name, _)) = other.first() {
+        return Err(Error::usage(format!("unknown option {name}\n{USAGE}")));
     }
-    let (files, out, opts, other) = parse(&args)?;
-    let mut options = PipelineOptions::default();
-    for (name, value) in other {
-        match name.as_str() {
-            "--save-averages" => options.save_averages = parse_bool(&name, &value)?,
-            "--oifits" => options.oifits = parse_bool(&name, &value)?,
-            _ => {
-                return Err(Error::new(
-                    "command line",
-                    format!("unknown option {name}\n{USAGE}"),
-                ))
-            }
-        }
-    }
-    let out =
-        out.ok_or_else(|| Error::new("command line", format!("--out DIR is required\n{USAGE}")))?;
+    let out = out.ok_or_else(|| Error::usage(format!("--out DIR is required\n{USAGE}")))?;
     let [asn_path] = files.as_slice() else {
-        return Err(Error::new(
-            "command line",
-            format!("give exactly one association file\n{USAGE}"),
-        ));
+        return Err(Error::usage(format!(
+            "give exactly one association file\n{USAGE}"
+        )));
     };
-    options.analyze = build_params(&opts, &read_file)?;
-    let refs = build_references(&opts, &read_file)?;
+    let (options, refs) = opts.resolve(&cli_name, &read_file)?;
     let text = String::from_utf8(read_file(asn_path)?)
-        .map_err(|_| Error::new(asn_path.as_str(), "not UTF-8 text"))?;
+        .map_err(|_| Error::file(asn_path.as_str(), Kind::BadAssociation, "not UTF-8 text"))?;
     let asn = Association::from_json(&text, asn_path)?;
     let folder = Path::new(asn_path)
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_default();
     let load = |name: &str| {
-        read_file(&folder.join(name).display().to_string()).map_err(|e| Error::new(name, e.problem))
+        read_file(&folder.join(name).display().to_string()).map_err(|e| Error {
+            input: ami3::error::Input::File(name.to_string()),
+            ..e
+        })
     };
     let dir = PathBuf::from(&out);
-    std::fs::create_dir_all(&dir).map_err(|e| Error::new(&out, format!("cannot create: {e}")))?;
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| Error::output(&out, format!("cannot create: {e}")))?;
     let progress =
         |name: &str, done: usize, total: usize| eprintln!("{name}: integration {done} of {total}");
     let (products, combined, errors) = run_pipeline(&asn, &load, &refs, &options, &progress);
@@ -227,15 +211,12 @@ fn run_command(args: &[String]) -> Result<bool> {
 fn demo_command(args: &[String]) -> Result<bool> {
     let (positional, out, _, other) = parse(args)?;
     if !positional.is_empty() || !other.is_empty() {
-        return Err(Error::new(
-            "command line",
-            format!("demo takes only --out\n{USAGE}"),
-        ));
+        return Err(Error::usage(format!("demo takes only --out\n{USAGE}")));
     }
-    let out = out.ok_or_else(|| Error::new("command line", "demo needs --out DIR"))?;
+    let out = out.ok_or_else(|| Error::usage("demo needs --out DIR"))?;
     let dir = Path::new(&out);
     std::fs::create_dir_all(dir)
-        .map_err(|e| Error::new(&out, format!("cannot create the folder: {e}")))?;
+        .map_err(|e| Error::output(&out, format!("cannot create the folder: {e}")))?;
     for f in ami3::simulate::demo_association() {
         let path = write_file(dir, &f.name, &f.bytes)?;
         println!("wrote {}", path.display());
@@ -253,10 +234,7 @@ fn main() -> ExitCode {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
         }
-        Some(other) => Err(Error::new(
-            "command line",
-            format!("unknown command '{other}'\n{USAGE}"),
-        )),
+        Some(other) => Err(Error::usage(format!("unknown command '{other}'\n{USAGE}"))),
     };
     let _ = std::io::stdout().flush();
     match result {

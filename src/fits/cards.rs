@@ -11,6 +11,7 @@ use fitsio_pure::value::Value as FpValue;
 
 use super::hdu::{ColumnData, Hdu, HduData, Table};
 use super::header::{Card, Header, Value};
+use crate::error::{Error, Kind, Result};
 
 impl Hdu {
     /// A header-only HDU (the usual JWST PRIMARY). The structural cards (SIMPLE, BITPIX, NAXIS,
@@ -83,10 +84,15 @@ pub(crate) fn normalized_cards(
     primary: bool,
     header: &Header,
     data: &HduData,
-) -> std::result::Result<Vec<Card>, String> {
+) -> Result<Vec<Card>> {
     let fp = |r: fitsio_pure::Result<Vec<FpCard>>| {
         r.map(|cards| cards.iter().map(card_from_fitsio).collect::<Vec<Card>>())
-            .map_err(|e| format!("fitsio-pure refused the structural cards: {e}"))
+            .map_err(|e| {
+                Error::unnamed(
+                    Kind::Write,
+                    format!("fitsio-pure refused the structural cards: {e}"),
+                )
+            })
     };
     let extend = Card::new("EXTEND", true, Some("FITS dataset may contain extensions"));
     let mut drop_blank = false;
@@ -125,9 +131,10 @@ pub(crate) fn normalized_cards(
         }
         HduData::Table(table) => {
             if primary {
-                return Err(
-                    "the primary HDU cannot hold a table (put an empty primary first)".into(),
-                );
+                return Err(Error::unnamed(
+                    Kind::Write,
+                    "the primary HDU cannot hold a table (put an empty primary first)",
+                ));
             }
             table.check()?;
             table_cards(table)?
@@ -178,24 +185,26 @@ pub(crate) fn is_generated(key: &str) -> bool {
 }
 
 /// The BITPIX an image is stored with: the header's, or -64 (lossless for f64 pixels).
-pub(crate) fn image_bitpix(header: &Header) -> std::result::Result<i64, String> {
+pub(crate) fn image_bitpix(header: &Header) -> Result<i64> {
     match header.get("BITPIX") {
         None => Ok(-64),
         Some(v) => match v.as_i64() {
             Some(b @ (8 | 16 | 32 | 64 | -32 | -64)) => Ok(b),
-            _ => Err(format!(
-                "BITPIX = {v} is not one of 8, 16, 32, 64, -32, -64"
+            _ => Err(Error::unnamed(
+                Kind::Write,
+                format!("BITPIX = {v} is not one of 8, 16, 32, 64, -32, -64"),
             )),
         },
     }
 }
 
-pub(crate) fn image_scaling(header: &Header) -> std::result::Result<(f64, f64), String> {
+pub(crate) fn image_scaling(header: &Header) -> Result<(f64, f64)> {
     let bscale = header.get_f64("BSCALE").unwrap_or(1.0);
     let bzero = header.get_f64("BZERO").unwrap_or(0.0);
     if bscale == 0.0 || !bscale.is_finite() || !bzero.is_finite() {
-        return Err(format!(
-            "unusable scaling BSCALE = {bscale}, BZERO = {bzero}"
+        return Err(Error::unnamed(
+            Kind::Write,
+            format!("unusable scaling BSCALE = {bscale}, BZERO = {bzero}"),
         ));
     }
     Ok((bscale, bzero))
@@ -245,13 +254,21 @@ pub(crate) fn column_descriptors(table: &Table) -> Vec<BinaryColumnDescriptor> {
 
 /// XTENSION … TFIELDS and TTYPEn/TFORMn from fitsio-pure, laid out per column as astropy does:
 /// TTYPEn, TFORMn, then TUNITn when the column has a unit.
-pub(crate) fn table_cards(table: &Table) -> std::result::Result<Vec<Card>, String> {
+pub(crate) fn table_cards(table: &Table) -> Result<Vec<Card>> {
     if table.columns.len() > 999 {
-        return Err(format!("{} columns; FITS allows 999", table.columns.len()));
+        return Err(Error::unnamed(
+            Kind::Write,
+            format!("{} columns; FITS allows 999", table.columns.len()),
+        ));
     }
     let descs = column_descriptors(table);
     let base: Vec<Card> = build_binary_table_cards(&descs, table.nrows, 0)
-        .map_err(|e| format!("fitsio-pure refused the table cards: {e}"))?
+        .map_err(|e| {
+            Error::unnamed(
+                Kind::Write,
+                format!("fitsio-pure refused the table cards: {e}"),
+            )
+        })?
         .iter()
         .map(card_from_fitsio)
         .collect();
@@ -259,7 +276,7 @@ pub(crate) fn table_cards(table: &Table) -> std::result::Result<Vec<Card>, Strin
         base.iter()
             .find(|c| c.key == key)
             .cloned()
-            .ok_or(format!("fitsio-pure wrote no {key}"))
+            .ok_or_else(|| Error::unnamed(Kind::Write, format!("fitsio-pure wrote no {key}")))
     };
     let mut cards: Vec<Card> = base
         .iter()

@@ -3,6 +3,7 @@
 //! by `write` and undone by `read`.
 
 use super::header::Header;
+use crate::error::{Error, Kind, Result};
 
 /// One header-data unit.
 #[derive(Debug, Clone, PartialEq)]
@@ -177,32 +178,35 @@ impl Table {
 
     /// Check that every column holds `nrows` rows of its repeat count, and every string fits its
     /// width. The writer refuses tables that fail this.
-    pub fn check(&self) -> std::result::Result<(), String> {
+    pub fn check(&self) -> Result<()> {
         for (k, col) in self.columns.iter().enumerate() {
             let expected = match &col.data {
                 ColumnData::Str { width, values } => {
                     if let Some(long) = values.iter().find(|s| s.len() > *width) {
-                        return Err(format!(
+                        return Err(Error::unnamed(Kind::Write, format!(
                             "column {} ({}) holds the string {:?} of {} bytes, longer than its width {}",
                             k + 1,
                             col.name,
                             long,
                             long.len(),
                             width
-                        ));
+                        )));
                     }
                     self.nrows
                 }
                 other => self.nrows.saturating_mul(other.repeat()),
             };
             if col.data.len() != expected {
-                return Err(format!(
-                    "column {} ({}) holds {} values; {} rows need {}",
-                    k + 1,
-                    col.name,
-                    col.data.len(),
-                    self.nrows,
-                    expected
+                return Err(Error::unnamed(
+                    Kind::Write,
+                    format!(
+                        "column {} ({}) holds {} values; {} rows need {}",
+                        k + 1,
+                        col.name,
+                        col.data.len(),
+                        self.nrows,
+                        expected
+                    ),
                 ));
             }
         }

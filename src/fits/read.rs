@@ -28,16 +28,33 @@ use fitsrs::{DataValue, Fits, Pixels, HDU};
 use super::cards::card_from_fitsio;
 use super::hdu::{Column, ColumnData, Hdu, HduData, Table};
 use super::header::{Card, Header, Value};
-use crate::error::{Error, Result};
+use crate::error::{self, Error, Result};
+
+/// What is wrong inside one HDU, in words; `read_fits` names the file, the HDU and the kind.
+struct Malformed(String);
+
+impl From<String> for Malformed {
+    fn from(problem: String) -> Self {
+        Malformed(problem)
+    }
+}
+
+impl From<&str> for Malformed {
+    fn from(problem: &str) -> Self {
+        Malformed(problem.to_string())
+    }
+}
+
+type Parse<T> = std::result::Result<T, Malformed>;
 
 /// Read every HDU of the FITS file `bytes`; `file_name` is only used in error messages.
 pub fn read_fits(bytes: &[u8], file_name: &str) -> Result<Vec<Hdu>> {
-    let fail = |problem: String| Error::new(file_name, problem);
+    let not_fits = |problem: String| Error::file(file_name, error::Kind::NotFits, problem);
     if bytes.is_empty() {
-        return Err(fail("not a FITS file: the file is empty".into()));
+        return Err(not_fits("not a FITS file: the file is empty".into()));
     }
     if !bytes.starts_with(b"SIMPLE  =") {
-        return Err(fail(format!(
+        return Err(not_fits(format!(
             "not a FITS file: it starts with {:?}, not the card SIMPLE = T",
             preview(bytes)
         )));
@@ -46,9 +63,18 @@ pub fn read_fits(bytes: &[u8], file_name: &str) -> Result<Vec<Hdu>> {
     let mut offset = 0;
     loop {
         let number = hdus.len() + 1;
-        let (header, header_len) = read_header(bytes, offset, number).map_err(fail)?;
+        let fail =
+            |problem: String| Error::file(file_name, error::Kind::MalformedHdu(number), problem);
+        let (header, header_len) = read_header(bytes, offset, number).map_err(|m| {
+            if m.0.starts_with("not a") {
+                not_fits(m.0)
+            } else {
+                fail(m.0)
+            }
+        })?;
         let label = hdu_label(number, &header);
-        let layout = Layout::of(&header, number == 1).map_err(|p| fail(format!("{label}: {p}")))?;
+        let layout =
+            Layout::of(&header, number == 1).map_err(|m| fail(format!("{label}: {}", m.0)))?;
         let data_start = offset + header_len;
         let remaining = bytes.len() - data_start;
         if layout.data_len > remaining {
@@ -67,7 +93,7 @@ pub fn read_fits(bytes: &[u8], file_name: &str) -> Result<Vec<Hdu>> {
         }
         let data_bytes = &bytes[data_start..data_start + layout.data_len];
         let data =
-            decode(&header, &layout, data_bytes).map_err(|p| fail(format!("{label}: {p}")))?;
+            decode(&header, &layout, data_bytes).map_err(|m| fail(format!("{label}: {}", m.0)))?;
         hdus.push(Hdu { header, data });
         offset = data_start + padded;
 
@@ -120,11 +146,7 @@ fn preview(bytes: &[u8]) -> String {
 }
 
 /// Parse the header starting at `offset`; returns it and its length in bytes (whole blocks).
-fn read_header(
-    bytes: &[u8],
-    offset: usize,
-    number: usize,
-) -> std::result::Result<(Header, usize), String> {
+fn read_header(bytes: &[u8], offset: usize, number: usize) -> Parse<(Header, usize)> {
     let mut cards: Vec<Card> = Vec::new();
     let mut pos = offset;
     loop {
@@ -133,7 +155,8 @@ fn read_header(
                 "truncated: the header of HDU {number} has no END card before the end of the \
                  file ({} bytes)",
                 bytes.len()
-            ));
+            )
+            .into());
         };
         let index = (pos - offset) / CARD_SIZE + 1;
         pos += CARD_SIZE;
@@ -142,7 +165,8 @@ fn read_header(
                 "not a FITS file: card {index} of the header of HDU {number} (byte {}) has a \
                  keyword that is not ASCII text",
                 pos - CARD_SIZE
-            ));
+            )
+            .into());
         }
         if &raw[..8] == b"END     " {
             break;
@@ -160,7 +184,8 @@ fn read_header(
             "truncated: the header of HDU {number} is not padded to a whole 2880-byte block \
              (file size {} is not a multiple of 2880)",
             bytes.len()
-        ));
+        )
+        .into());
     }
     if number == 1 {
         match cards.first() {
@@ -172,7 +197,7 @@ fn read_header(
         }
     } else if !matches!(cards.first(), Some(c) if c.key == "XTENSION" && matches!(c.value, Some(Value::Str(_))))
     {
-        return Err(format!("HDU {number} does not start with an XTENSION card"));
+        return Err(format!("HDU {number} does not start with an XTENSION card").into());
     }
     Ok((Header::from_cards(cards), header_len))
 }
@@ -241,31 +266,29 @@ enum Kind {
 
 impl Layout {
     /// From the mandatory keywords (FITS §4.4.1), with every size checked for overflow.
-    fn of(header: &Header, primary: bool) -> std::result::Result<Layout, String> {
-        let int = |key: &str| -> std::result::Result<i64, String> {
+    fn of(header: &Header, primary: bool) -> Parse<Layout> {
+        let int = |key: &str| -> Parse<i64> {
             match header.get(key) {
                 Some(Value::Int(i)) => Ok(*i),
-                Some(other) => Err(format!("{key} = {other} is not an integer")),
-                None => Err(format!("the mandatory keyword {key} is missing")),
+                Some(other) => Err(format!("{key} = {other} is not an integer").into()),
+                None => Err(format!("the mandatory keyword {key} is missing").into()),
             }
         };
-        let count = |key: &str| -> std::result::Result<usize, String> {
+        let count = |key: &str| -> Parse<usize> {
             let v = int(key)?;
-            usize::try_from(v).map_err(|_| format!("{key} = {v} is negative or too large"))
+            usize::try_from(v).map_err(|_| format!("{key} = {v} is negative or too large").into())
         };
         let bitpix = int("BITPIX")?;
         if !matches!(bitpix, 8 | 16 | 32 | 64 | -32 | -64) {
-            return Err(format!(
-                "BITPIX = {bitpix} is not one of 8, 16, 32, 64, -32, -64"
-            ));
+            return Err(format!("BITPIX = {bitpix} is not one of 8, 16, 32, 64, -32, -64").into());
         }
         let naxis = count("NAXIS")?;
         if naxis > 999 {
-            return Err(format!("NAXIS = {naxis} is more than 999"));
+            return Err(format!("NAXIS = {naxis} is more than 999").into());
         }
         let naxes = (1..=naxis)
             .map(|n| count(&format!("NAXIS{n}")))
-            .collect::<std::result::Result<Vec<usize>, String>>()?;
+            .collect::<Parse<Vec<usize>>>()?;
         let groups =
             primary && naxes.first() == Some(&0) && header.get_bool("GROUPS") == Some(true);
         let (pcount, gcount) = if primary && !groups {
@@ -304,12 +327,12 @@ impl Layout {
             _ => Kind::Other,
         };
         if kind != Kind::Other && gcount != 1 {
-            return Err(format!(
-                "GCOUNT = {gcount}; an IMAGE or BINTABLE must have GCOUNT = 1"
-            ));
+            return Err(
+                format!("GCOUNT = {gcount}; an IMAGE or BINTABLE must have GCOUNT = 1").into(),
+            );
         }
         if kind == Kind::Image && pcount != 0 {
-            return Err(format!("PCOUNT = {pcount}; an IMAGE must have PCOUNT = 0"));
+            return Err(format!("PCOUNT = {pcount}; an IMAGE must have PCOUNT = 0").into());
         }
         Ok(Layout {
             kind,
@@ -320,7 +343,7 @@ impl Layout {
     }
 }
 
-fn decode(header: &Header, layout: &Layout, data: &[u8]) -> std::result::Result<HduData, String> {
+fn decode(header: &Header, layout: &Layout, data: &[u8]) -> Parse<HduData> {
     match layout.kind {
         Kind::Image if layout.naxes.is_empty() => Ok(HduData::None),
         Kind::Image => decode_image(header, layout, data),
@@ -341,11 +364,7 @@ fn clean_stream(primary: &[u8], extension: Option<&[u8]>, data: &[u8]) -> Vec<u8
     out
 }
 
-fn decode_image(
-    header: &Header,
-    layout: &Layout,
-    data: &[u8],
-) -> std::result::Result<HduData, String> {
+fn decode_image(header: &Header, layout: &Layout, data: &[u8]) -> Parse<HduData> {
     let shape: Vec<usize> = layout.naxes.iter().rev().copied().collect();
     let count = layout.naxes.iter().product::<usize>();
     if count == 0 {
@@ -380,7 +399,7 @@ fn decode_image(
     let mut fits = Fits::from_reader(Cursor::new(&stream[..]));
     let hdu = match fits.next() {
         Some(Ok(HDU::Primary(hdu))) => hdu,
-        other => return Err(format!("fitsrs could not read the image: {other:?}")),
+        other => return Err(format!("fitsrs could not read the image: {other:?}").into()),
     };
     let pixels: Vec<f64> = match fits.get_data(&hdu).pixels() {
         Pixels::U8(it) => it.map(|v| int(i64::from(v))).collect(),
@@ -394,7 +413,8 @@ fn decode_image(
         return Err(format!(
             "fitsrs decoded {} pixels, the header declares {count}",
             pixels.len()
-        ));
+        )
+        .into());
     }
     Ok(HduData::Image { shape, pixels })
 }
@@ -421,18 +441,14 @@ enum CellKind {
     Skip,
 }
 
-fn decode_table(
-    header: &Header,
-    layout: &Layout,
-    data: &[u8],
-) -> std::result::Result<Table, String> {
+fn decode_table(header: &Header, layout: &Layout, data: &[u8]) -> Parse<Table> {
     if layout.bitpix != 8 || layout.naxes.len() != 2 {
         return Err("a BINTABLE must have BITPIX = 8 and NAXIS = 2".into());
     }
     let (row_len, nrows) = (layout.naxes[0], layout.naxes[1]);
     let tfields = match header.get("TFIELDS") {
         Some(Value::Int(n)) if (0..=999).contains(n) => *n as usize,
-        Some(v) => return Err(format!("TFIELDS = {v} is not an integer from 0 to 999")),
+        Some(v) => return Err(format!("TFIELDS = {v} is not an integer from 0 to 999").into()),
         None => return Err("the mandatory keyword TFIELDS is missing".into()),
     };
 
@@ -499,14 +515,13 @@ fn decode_table(
         });
     }
     if used > row_len {
-        return Err(format!(
-            "the columns need {used} bytes per row but NAXIS1 = {row_len}"
-        ));
+        return Err(format!("the columns need {used} bytes per row but NAXIS1 = {row_len}").into());
     }
     if row_len == 0 && nrows > 0 {
         return Err(format!(
             "NAXIS1 = 0 with NAXIS2 = {nrows}: rows of zero bytes are not supported"
-        ));
+        )
+        .into());
     }
 
     let cells = if nrows == 0 {
@@ -533,7 +548,8 @@ fn decode_table(
             return Err(format!(
                 "fitsrs decoded {found} values for column {}, expected {expected}",
                 out + 1
-            ));
+            )
+            .into());
         }
         let repeat = plan.repeat;
         columns[out].data = match plan.kind {
@@ -604,7 +620,7 @@ fn read_cells(
     row_len: usize,
     nrows: usize,
     main_table: &[u8],
-) -> std::result::Result<Vec<Cells>, String> {
+) -> Parse<Vec<Cells>> {
     // Clean-stream column i -> plan index; zero-width columns are left out.
     let mut descs = Vec::new();
     let mut plan_of = Vec::new();
@@ -654,11 +670,11 @@ fn read_cells(
     let mut fits = Fits::from_reader(Cursor::new(&stream[..]));
     match fits.next() {
         Some(Ok(HDU::Primary(_))) => {}
-        other => return Err(format!("fitsrs could not read the table: {other:?}")),
+        other => return Err(format!("fitsrs could not read the table: {other:?}").into()),
     }
     let hdu = match fits.next() {
         Some(Ok(HDU::XBinaryTable(hdu))) => hdu,
-        other => return Err(format!("fitsrs could not read the table: {other:?}")),
+        other => return Err(format!("fitsrs could not read the table: {other:?}").into()),
     };
     let mut wrong = None;
     for row in fits.get_data(&hdu).row_iter() {
@@ -704,7 +720,7 @@ fn read_cells(
         }
     }
     if let Some(what) = wrong {
-        return Err(format!("internal error: fitsrs returned {what}"));
+        return Err(format!("internal error: fitsrs returned {what}").into());
     }
     Ok(cells)
 }

@@ -31,7 +31,7 @@ use fitsio_pure::{BLOCK_SIZE, CARD_SIZE};
 use super::cards::{ascii, column_descriptors, image_bitpix, image_scaling, normalized_cards};
 use super::hdu::{ColumnData, Hdu, HduData};
 use super::header::{Card, Header, Value};
-use crate::error::{Error, Result};
+use crate::error::{Error, Kind, Result};
 
 /// Characters of commentary text that fit on one card (columns 9–80).
 const TEXT_WIDTH: usize = 72;
@@ -56,17 +56,17 @@ pub fn write_fits(hdus: &[Hdu]) -> Vec<u8> {
 /// rounded and clamped to the type, NaN stored as raw 0).
 pub fn try_write_fits(hdus: &[Hdu], file_name: &str) -> Result<Vec<u8>> {
     if hdus.is_empty() {
-        return Err(Error::new(file_name, "nothing to write: no HDUs"));
+        return Err(Error::output(file_name, "nothing to write: no HDUs"));
     }
     let mut out = Vec::new();
     for (i, hdu) in hdus.iter().enumerate() {
-        let fail = |problem: String| {
+        let fail = |e: Error| {
             let name = hdu
                 .extname()
                 .unwrap_or(if i == 0 { "PRIMARY" } else { "no EXTNAME" });
-            Error::new(
+            Error::output(
                 file_name,
-                format!("cannot write HDU {} ({name}): {problem}", i + 1),
+                format!("cannot write HDU {} ({name}): {}", i + 1, e.problem),
             )
         };
         let cards = normalized_cards(i == 0, &hdu.header, &hdu.data).map_err(fail)?;
@@ -77,24 +77,31 @@ pub fn try_write_fits(hdus: &[Hdu], file_name: &str) -> Result<Vec<u8>> {
 }
 
 /// The data unit, padded to whole blocks (empty for no data).
-fn data_unit(header: &Header, data: &HduData) -> std::result::Result<Vec<u8>, String> {
+fn data_unit(header: &Header, data: &HduData) -> Result<Vec<u8>> {
     match data {
         HduData::None => Ok(Vec::new()),
         HduData::Image { shape, pixels } => {
             let count = shape
                 .iter()
                 .try_fold(1usize, |acc, &n| acc.checked_mul(n))
-                .ok_or("the image shape overflows")?;
+                .ok_or_else(|| Error::unnamed(Kind::Write, "the image shape overflows"))?;
             if pixels.len() != count {
-                return Err(format!(
-                    "the image has {} pixels but its shape {shape:?} needs {count}",
-                    pixels.len()
+                return Err(Error::unnamed(
+                    Kind::Write,
+                    format!(
+                        "the image has {} pixels but its shape {shape:?} needs {count}",
+                        pixels.len()
+                    ),
                 ));
             }
             let bitpix = image_bitpix(header)?;
             let (bscale, bzero) = image_scaling(header)?;
-            let raw = reverse_bscale_bzero(pixels, bscale, bzero, bitpix)
-                .map_err(|e| format!("fitsio-pure could not scale the pixels: {e}"))?;
+            let raw = reverse_bscale_bzero(pixels, bscale, bzero, bitpix).map_err(|e| {
+                Error::unnamed(
+                    Kind::Write,
+                    format!("fitsio-pure could not scale the pixels: {e}"),
+                )
+            })?;
             Ok(serialize_image(&raw))
         }
         HduData::Table(table) => {
@@ -116,8 +123,12 @@ fn data_unit(header: &Header, data: &HduData) -> std::result::Result<Vec<u8>, St
                     ColumnData::F64 { values, .. } => BinaryColumnData::Double(values.clone()),
                 })
                 .collect();
-            serialize_binary_table(&descs, &data, table.nrows)
-                .map_err(|e| format!("fitsio-pure could not serialize the table: {e}"))
+            serialize_binary_table(&descs, &data, table.nrows).map_err(|e| {
+                Error::unnamed(
+                    Kind::Write,
+                    format!("fitsio-pure could not serialize the table: {e}"),
+                )
+            })
         }
     }
 }
@@ -439,7 +450,8 @@ mod tests {
             Hdu::bintable("OI_T3", table, vec![]),
         ];
         let err = try_write_fits(&hdus, "out.fits").unwrap_err();
-        assert_eq!(err.file, "out.fits");
+        assert_eq!(err.input, crate::error::Input::Output("out.fits".into()));
+        assert_eq!(err.kind, crate::error::Kind::Write);
         assert!(err.problem.contains("HDU 2 (OI_T3)"), "{}", err.problem);
         assert!(err.problem.contains("holds 5 values"), "{}", err.problem);
         let wide = Table::new(

@@ -3,7 +3,7 @@
 //! lookup by name; it does not model transmission curves (those come from the THROUGHPUT
 //! reference file) and reads no files.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Kind, Result};
 
 /// One filter's wavelengths, in micrometres.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -100,8 +100,8 @@ pub fn filter_by_name(name: &str) -> Result<&'static Filter> {
         .find(|f| f.name.eq_ignore_ascii_case(wanted))
         .ok_or_else(|| {
             let known: Vec<&str> = FILTERS.iter().map(|f| f.name).collect();
-            Error::new(
-                "FILTER keyword",
+            Error::unnamed(
+                Kind::NotAmiExposure,
                 format!("unknown filter '{wanted}' (known: {})", known.join(", ")),
             )
         })

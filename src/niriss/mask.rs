@@ -2,6 +2,8 @@
 //! hole, baseline, triangle and quad orders that every table uses (upstream.md §2.1, §3.10).
 //! Nothing here reads files; the NRM reference file is parsed in `products::reffiles`.
 
+use crate::error::{Error, Kind, Result};
+
 /// Number of holes in the NIRISS mask.
 pub const N_HOLES: usize = 7;
 
@@ -73,7 +75,7 @@ impl MaskGeometry {
 /// Parses a `chooseholes` list such as "B4,C2,B5" (case-insensitive, commas or spaces) into hole
 /// indices in hole order. Upstream iterates a string character by character (upstream.md §8.2
 /// item 3); we take names.
-pub fn parse_chooseholes(spec: &str) -> Result<Vec<usize>, String> {
+pub fn parse_chooseholes(spec: &str) -> Result<Vec<usize>> {
     let mut holes = Vec::new();
     for name in spec
         .split(|c: char| {
@@ -83,21 +85,30 @@ pub fn parse_chooseholes(spec: &str) -> Result<Vec<usize>, String> {
     {
         let upper = name.to_ascii_uppercase();
         let idx = HOLE_NAMES.iter().position(|h| *h == upper).ok_or_else(|| {
-            format!(
-                "unknown hole name '{name}' (holes are {})",
-                HOLE_NAMES.join(", ")
+            Error::unnamed(
+                Kind::BadOption,
+                format!(
+                    "unknown hole name '{name}' (holes are {})",
+                    HOLE_NAMES.join(", ")
+                ),
             )
         })?;
         if holes.contains(&idx) {
-            return Err(format!("hole '{name}' given twice"));
+            return Err(Error::unnamed(
+                Kind::BadOption,
+                format!("hole '{name}' given twice"),
+            ));
         }
         holes.push(idx);
     }
     holes.sort_unstable();
     if holes.len() < 3 {
-        return Err(format!(
-            "chooseholes needs at least 3 holes to form a closure phase, got {}",
-            holes.len()
+        return Err(Error::unnamed(
+            Kind::BadOption,
+            format!(
+                "chooseholes needs at least 3 holes to form a closure phase, got {}",
+                holes.len()
+            ),
         ));
     }
     Ok(holes)

@@ -12,7 +12,7 @@
 //! the text into numbers; it reads no files at run time.
 
 use super::filters::filter_by_name;
-use crate::error::{Error, Result};
+use crate::error::{Error, Kind, Result};
 
 /// The curve files, by filter name.
 const CURVES: [(&str, &str); 4] = [
@@ -28,8 +28,8 @@ pub const BUILTIN_CURVE_SOURCE: &str = "NIRISS throughput of mirage 2.5.0, BSD-3
 /// (wavelength in Angstrom, throughput) of the built-in curve of an AMI filter.
 pub fn builtin_throughput(filter: &str) -> Result<(Vec<f32>, Vec<f32>)> {
     let no_curve = || {
-        Error::new(
-            "FILTER keyword",
+        Error::unnamed(
+            Kind::BadReference,
             format!("no built-in throughput for filter '{filter}'; give a THROUGHPUT file"),
         )
     };

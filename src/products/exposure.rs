@@ -2,7 +2,7 @@
 //! keywords the pipeline uses, read from FITS HDUs. Checks what makes an exposure unusable
 //! (wrong EXP_TYPE, missing SCI, wrong shapes, no finite or unflagged pixel) and says so by file.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Kind, Result};
 use crate::fits::{find_hdu, read_fits, Hdu, HduData, Header};
 use crate::portable;
 
@@ -39,7 +39,7 @@ impl CalExposure {
     }
 
     pub fn from_hdus(hdus: &[Hdu], file_name: &str) -> Result<Self> {
-        let err = |p: String| Error::new(file_name, p);
+        let err = |p: String| Error::file(file_name, Kind::NotAmiExposure, p);
         let primary = hdus
             .first()
             .ok_or_else(|| err("no HDU in file".into()))?

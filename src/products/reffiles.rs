@@ -2,7 +2,7 @@
 //! raster, §7.7), plus the small JSON forms we accept for user `bandpass` and `affine2d`
 //! overrides in place of upstream's ASDF files.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Kind, Result};
 use crate::fits::{find_hdu, read_fits, HduData};
 use crate::niriss::affine::Affine2d;
 use crate::niriss::filters::BandpassSample;
@@ -21,10 +21,10 @@ impl Throughput {
         let hdus = read_fits(bytes, file_name)?;
         let hdu = find_hdu(&hdus, "THROUGHPUT")
             .or_else(|| hdus.iter().find(|h| h.table().is_some()))
-            .ok_or_else(|| Error::new(file_name, "no THROUGHPUT table"))?;
-        let table = hdu
-            .table()
-            .ok_or_else(|| Error::new(file_name, "THROUGHPUT is not a table"))?;
+            .ok_or_else(|| Error::file(file_name, Kind::BadReference, "no THROUGHPUT table"))?;
+        let table = hdu.table().ok_or_else(|| {
+            Error::file(file_name, Kind::BadReference, "THROUGHPUT is not a table")
+        })?;
         let col = |name: &str| {
             table
                 .column(name)
@@ -36,8 +36,9 @@ impl Throughput {
                         .collect::<Vec<f32>>()
                 })
                 .ok_or_else(|| {
-                    Error::new(
+                    Error::file(
                         file_name,
+                        Kind::BadReference,
                         format!("THROUGHPUT table has no '{name}' column"),
                     )
                 })
@@ -67,9 +68,13 @@ impl NrmReference {
     pub fn from_bytes(bytes: &[u8], file_name: &str) -> Result<Self> {
         let hdus = read_fits(bytes, file_name)?;
         let h = &hdus[0].header;
-        let f2f = h
-            .get_f64("F2F")
-            .ok_or_else(|| Error::new(file_name, "no F2F keyword (hole flat-to-flat size)"))?;
+        let f2f = h.get_f64("F2F").ok_or_else(|| {
+            Error::file(
+                file_name,
+                Kind::BadReference,
+                "no F2F keyword (hole flat-to-flat size)",
+            )
+        })?;
         let mut centres = DESIGN_CENTRES_M;
         for (i, c) in centres.iter_mut().enumerate() {
             let x = h.get_f64(&format!("NRM_X_A{}", i + 1));
@@ -77,22 +82,24 @@ impl NrmReference {
             match (x, y) {
                 (Some(x), Some(y)) => *c = (x, y),
                 _ => {
-                    return Err(Error::new(
+                    return Err(Error::file(
                         file_name,
+                        Kind::BadReference,
                         format!("no NRM_X_A{0}/NRM_Y_A{0} keywords", i + 1),
                     ))
                 }
             }
         }
         let img = find_hdu(&hdus, "NRM")
-            .ok_or_else(|| Error::new(file_name, "no NRM image extension"))?;
+            .ok_or_else(|| Error::file(file_name, Kind::BadReference, "no NRM image extension"))?;
         let (pupil, size) = match &img.data {
             HduData::Image { shape, pixels } if shape.len() == 2 && shape[0] == shape[1] => {
                 (pixels.clone(), shape[0])
             }
             _ => {
-                return Err(Error::new(
+                return Err(Error::file(
                     file_name,
+                    Kind::BadReference,
                     "NRM extension is not a square 2-D image",
                 ))
             }
@@ -109,16 +116,22 @@ impl NrmReference {
 /// A user bandpass from JSON: `{"bandpass": [[weight, wavelength_m], ...]}` (the ASDF tree
 /// layout of upstream.md §7.8) or a bare array of pairs, or the `{"rows": [...]}` form.
 pub fn bandpass_from_json(text: &str, file_name: &str) -> Result<Vec<BandpassSample>> {
-    let v: serde_json::Value = serde_json::from_str(text)
-        .map_err(|e| Error::new(file_name, format!("not valid JSON: {e}")))?;
+    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+        Error::file(
+            file_name,
+            Kind::BadReference,
+            format!("not valid JSON: {e}"),
+        )
+    })?;
     let rows = v
         .get("bandpass")
         .or_else(|| v.get("rows"))
         .unwrap_or(&v)
         .as_array()
         .ok_or_else(|| {
-            Error::new(
+            Error::file(
                 file_name,
+                Kind::BadReference,
                 "expected an array of [weight, wavelength_m] pairs",
             )
         })?;
@@ -136,15 +149,20 @@ pub fn bandpass_from_json(text: &str, file_name: &str) -> Result<Vec<BandpassSam
                 })
             }
             _ => {
-                return Err(Error::new(
+                return Err(Error::file(
                     file_name,
+                    Kind::BadReference,
                     format!("row {i} is not a [weight >= 0, wavelength in metres] pair"),
                 ))
             }
         }
     }
     if out.is_empty() || out.iter().all(|b| b.weight == 0.0) {
-        return Err(Error::new(file_name, "bandpass has no positive weight"));
+        return Err(Error::file(
+            file_name,
+            Kind::BadReference,
+            "bandpass has no positive weight",
+        ));
     }
     Ok(out)
 }
@@ -152,8 +170,13 @@ pub fn bandpass_from_json(text: &str, file_name: &str) -> Result<Vec<BandpassSam
 /// A user affine distortion from JSON with keys mx, my, sx, sy, xo, yo and optional rotradccw
 /// (upstream.md §7.8); a non-null rotradccw overrides the other six.
 pub fn affine_from_json(text: &str, file_name: &str) -> Result<Affine2d> {
-    let v: serde_json::Value = serde_json::from_str(text)
-        .map_err(|e| Error::new(file_name, format!("not valid JSON: {e}")))?;
+    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+        Error::file(
+            file_name,
+            Kind::BadReference,
+            format!("not valid JSON: {e}"),
+        )
+    })?;
     if let Some(r) = v.get("rotradccw").and_then(|r| r.as_f64()) {
         return Ok(Affine2d::rotation(r));
     }
@@ -161,7 +184,13 @@ pub fn affine_from_json(text: &str, file_name: &str) -> Result<Affine2d> {
         v.get(k)
             .and_then(|x| x.as_f64())
             .filter(|x| x.is_finite())
-            .ok_or_else(|| Error::new(file_name, format!("affine2d needs a number '{k}'")))
+            .ok_or_else(|| {
+                Error::file(
+                    file_name,
+                    Kind::BadReference,
+                    format!("affine2d needs a number '{k}'"),
+                )
+            })
     };
     let a = Affine2d {
         mx: get("mx")?,
@@ -173,8 +202,9 @@ pub fn affine_from_json(text: &str, file_name: &str) -> Result<Affine2d> {
         rotradccw: None,
     };
     if a.determinant().abs() < 1e-6 {
-        return Err(Error::new(
+        return Err(Error::file(
             file_name,
+            Kind::BadReference,
             "affine2d is singular (mx*my - sx*sy = 0)",
         ));
     }
