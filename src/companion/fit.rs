@@ -7,7 +7,7 @@ use super::frames::{choose_frame, is_sky_frame, rotate_uv, Frame};
 use super::input::{read_observation, OiObservation};
 use super::likelihood::whiten;
 use super::limits::{curves, node_limits};
-use super::model::{filter_rule, tophat_rule, wrap, FileModel, MAS_RAD};
+use super::model::{filter_rule, sparse_rows, tophat_rule, wrap, FileModel, MAS_RAD};
 use super::options::{BandpassChoice, ContrastChoice, ErrorsChoice, FitOptions};
 use super::problem::{FitFile, Params};
 use super::refine::{covariance, magnitudes, merge, polar, refine, Minimum};
@@ -111,6 +111,7 @@ pub fn prepare(
             group,
             v2: options.v2,
             rotation_deg,
+            t_sparse: sparse_rows(&o.t_matrix),
             obs: o,
         });
     }

@@ -6,7 +6,7 @@
 //! median and 99th percentile of f in annuli, as Δmag. f is capped at 1 (Δmag 0: unconstrained).
 
 use super::input::N_BASELINES;
-use super::model::closure_phases;
+use super::model::{sparse_dot, wrap};
 use super::problem::FitFile;
 use super::search::{linear_terms, walk, Grid, LinearMaps};
 use super::significance::chi2_isf;
@@ -55,13 +55,14 @@ pub fn linear_flux(c: f64, g: f64, chi2_0: f64, kappa: f64, method: Method) -> f
     }
 }
 
-/// χ² of the exact test at flux f, companion phasors F_b given per file (21 (re, im) each):
-/// Absil ‖W wrap(d′ − T arg(1 + fF))‖², injection ‖W wrap(d′ + T arg(1 + fF))‖²; with
-/// its derivative in f.
+/// χ² of the exact test at flux f, with its derivative in f, from the companion's F_b per file
+/// (Re F in `x`, Im F in `y`, 21 each): Absil ‖W wrap(d′ − T arg(1 + fF))‖², injection
+/// ‖W wrap(d′ + T arg(1 + fF))‖².
 pub fn exact_chi2(
     files: &[FitFile],
     data: &[Vec<f64>],
-    f_b: &[[f64; 2]],
+    x: &[f64],
+    y: &[f64],
     flux: f64,
     method: Method,
 ) -> (f64, f64) {
@@ -74,23 +75,25 @@ pub fn exact_chi2(
         let mut phi = [0.0; N_BASELINES];
         let mut dphi = [0.0; N_BASELINES];
         for b in 0..N_BASELINES {
-            let [fr, fi] = f_b[k * N_BASELINES + b];
+            let (fr, fi) = (x[k * N_BASELINES + b], y[k * N_BASELINES + b]);
             let (dr, di) = (1.0 + flux * fr, flux * fi);
             phi[b] = portable::atan2(di, dr);
             // Im(F conj D)/|D|²
             dphi[b] = (fi * dr - fr * di) / (dr * dr + di * di);
         }
-        let model: Vec<f64> = closure_phases(&file.obs.t_matrix, &phi)
+        let white = &file.white;
+        let n = white.rows.len();
+        let r: Vec<f64> = white
+            .rows
             .iter()
-            .map(|m| sign * m)
+            .map(|&row| wrap(data[k][row] - sign * sparse_dot(&file.t_sparse[row], &phi)))
             .collect();
-        let res = file.white.residual(&data[k], &model);
-        let dm = closure_phases(&file.obs.t_matrix, &dphi);
-        let dm: Vec<f64> = dm.iter().map(|m| -sign * m).collect();
-        let zero = vec![0.0; dm.len()];
-        let dres = file.white.residual(&dm, &zero);
-        chi2 += portable::dot(&res, &res);
-        slope += 2.0 * portable::dot(&res, &dres);
+        for i in 0..white.rank {
+            let res = portable::dot(&white.w[i * n..(i + 1) * n], &r);
+            let a_row = &white.a[i * N_BASELINES..(i + 1) * N_BASELINES];
+            chi2 += res * res;
+            slope -= 2.0 * sign * res * portable::dot(a_row, &dphi);
+        }
     }
     (chi2, slope)
 }
@@ -99,14 +102,14 @@ pub fn exact_chi2(
 fn polish(
     files: &[FitFile],
     data: &[Vec<f64>],
-    f_b: &[[f64; 2]],
+    (x, y): (&[f64], &[f64]),
     f0: f64,
     target: f64,
     method: Method,
 ) -> f64 {
     let mut f = f0.min(1.0);
     for _ in 0..2 {
-        let (value, slope) = exact_chi2(files, data, f_b, f, method);
+        let (value, slope) = exact_chi2(files, data, x, y, f, method);
         if !(slope.abs() > 0.0) {
             break;
         }
@@ -120,7 +123,8 @@ fn polish(
 }
 
 /// The four limits (Absil 3σ, 5σ, injection 3σ, 5σ) at every node of the full plane
-/// (NaN outside the annulus), for data `data` (per file, all OI_T3 rows).
+/// (NaN outside the annulus), for data `data` (per file, all OI_T3 rows); c is recomputed on
+/// `data` when `subtracted`, else taken from the first walk.
 pub fn node_limits(
     files: &[FitFile],
     maps: &LinearMaps,
@@ -137,13 +141,8 @@ pub fn node_limits(
     let chi2_0: f64 = whitened.iter().map(|w| w.1).sum();
     let kappas = [kappa(n_data, P_3SIGMA), kappa(n_data, P_5SIGMA)];
     let nodes = grid.side() * grid.side();
-    let mut out = [
-        vec![f64::NAN; nodes],
-        vec![f64::NAN; nodes],
-        vec![f64::NAN; nodes],
-        vec![f64::NAN; nodes],
-    ];
-    let mut conj = vec![[0.0; 2]; files.len() * N_BASELINES];
+    let mut out: [Vec<f64>; 4] = std::array::from_fn(|_| vec![f64::NAN; nodes]);
+    let mut minus_y = vec![0.0; files.len() * N_BASELINES];
     walk(files, grid, true, |node| {
         let (n, m) = (grid.index(node.i, node.j), grid.index(-node.i, -node.j));
         let g: f64 = (0..maps.groups).map(|k| maps.g[n * maps.groups + k]).sum();
@@ -159,17 +158,26 @@ pub fn node_limits(
         } else {
             (0..maps.groups).map(|k| maps.c[n * maps.groups + k]).sum()
         };
-        for (q, fb) in conj.iter_mut().zip(node.f_b) {
-            *q = [fb[0], -fb[1]];
-        }
+        let mut mirrored_ready = false;
         for (t, &kap) in kappas.iter().enumerate() {
             let target = chi2_0 * (1.0 + kap);
             for (slot, method) in [(t, Method::Absil), (2 + t, Method::Injection)] {
                 // the mirrored node has −c and conj F
-                for (idx, cc, fb) in [(n, c, node.f_b), (m, -c, conj.as_slice())] {
+                for (idx, cc, mirrored) in [(n, c, false), (m, -c, true)] {
                     let mut f = linear_flux(cc, g, chi2_0, kap, method);
                     if f > POLISH_ABOVE {
-                        f = polish(files, data, fb, f, target, method);
+                        let y: &[f64] = if mirrored {
+                            if !mirrored_ready {
+                                for (q, v) in minus_y.iter_mut().zip(node.y) {
+                                    *q = -v;
+                                }
+                                mirrored_ready = true;
+                            }
+                            &minus_y
+                        } else {
+                            node.y
+                        };
+                        f = polish(files, data, (node.x, y), f, target, method);
                     }
                     out[slot][idx] = f.min(1.0);
                 }
@@ -179,13 +187,21 @@ pub fn node_limits(
     out
 }
 
-fn percentile(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
+/// The q-quantile (linear interpolation between order statistics, as numpy's default), by
+/// selection rather than a full sort.
+fn percentile(values: &mut [f64], q: f64) -> f64 {
+    if values.is_empty() {
         return f64::NAN;
     }
-    let pos = q * (sorted.len() - 1) as f64;
+    let pos = q * (values.len() - 1) as f64;
     let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
-    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
+    let (_, &mut low, upper) = values.select_nth_unstable_by(lo, f64::total_cmp);
+    let high = if hi > lo {
+        upper.iter().copied().fold(f64::INFINITY, f64::min)
+    } else {
+        low
+    };
+    low + (high - low) * (pos - lo as f64)
 }
 
 fn dmag(f: f64) -> f64 {
@@ -214,21 +230,20 @@ pub fn curves(grid: &Grid, limits: &[Vec<f64>; 4], bin_mas: f64) -> Vec<LimitPoi
         .enumerate()
         .filter(|(_, b)| !b[0].is_empty())
         .map(|(k, b)| {
-            for v in b.iter_mut() {
-                v.sort_by(f64::total_cmp);
-            }
-            let med = |q: usize| dmag(percentile(&b[q], 0.5));
-            let p99 = |q: usize| dmag(percentile(&b[q], 0.99));
+            let mut med = |q: usize| dmag(percentile(&mut b[q], 0.5));
+            let [m0, m1, m2, m3] = [med(0), med(1), med(2), med(3)];
+            let mut p99 = |q: usize| dmag(percentile(&mut b[q], 0.99));
+            let [p0, p1, p2, p3] = [p99(0), p99(1), p99(2), p99(3)];
             LimitPoint {
                 sep_mas: grid.rmin_mas + (k as f64 + 0.5) * bin_mas,
-                dmag_3sigma_absil: med(0),
-                dmag_5sigma_absil: med(1),
-                dmag_3sigma_injection: med(2),
-                dmag_5sigma_injection: med(3),
-                dmag_3sigma_absil_p99: p99(0),
-                dmag_5sigma_absil_p99: p99(1),
-                dmag_3sigma_injection_p99: p99(2),
-                dmag_5sigma_injection_p99: p99(3),
+                dmag_3sigma_absil: m0,
+                dmag_5sigma_absil: m1,
+                dmag_3sigma_injection: m2,
+                dmag_5sigma_injection: m3,
+                dmag_3sigma_absil_p99: p0,
+                dmag_5sigma_absil_p99: p1,
+                dmag_3sigma_injection_p99: p2,
+                dmag_5sigma_injection_p99: p3,
             }
         })
         .collect()

@@ -256,6 +256,32 @@ pub fn phase_jacobian(p: &Phasors, ratio: f64) -> Vec<[f64; 3]> {
         .collect()
 }
 
+/// The three (baseline, ±1) entries of each row of T.
+pub type SparseRow = [(usize, f64); 3];
+
+/// T (row-major rows × 21) as its three non-zero entries per row (padded with zeros).
+pub fn sparse_rows(t_matrix: &[f64]) -> Vec<SparseRow> {
+    t_matrix
+        .chunks_exact(21)
+        .map(|row| {
+            let mut out = [(0, 0.0); 3];
+            for (slot, (b, &v)) in out
+                .iter_mut()
+                .zip(row.iter().enumerate().filter(|e| *e.1 != 0.0))
+            {
+                *slot = (b, v);
+            }
+            out
+        })
+        .collect()
+}
+
+/// One closure phase from a sparse row of T.
+#[inline]
+pub fn sparse_dot(row: &SparseRow, phases: &[f64]) -> f64 {
+    row[0].1 * phases[row[0].0] + row[1].1 * phases[row[1].0] + row[2].1 * phases[row[2].0]
+}
+
 /// Closure phases T φ (T row-major rows × 21).
 pub fn closure_phases(t_matrix: &[f64], phases: &[f64]) -> Vec<f64> {
     t_matrix
@@ -266,6 +292,9 @@ pub fn closure_phases(t_matrix: &[f64], phases: &[f64]) -> Vec<f64> {
 
 /// x wrapped to (−π, π].
 pub fn wrap(x: f64) -> f64 {
+    if x.abs() < PI {
+        return x;
+    }
     let y = (x + PI).rem_euclid(2.0 * PI) - PI;
     if y == -PI {
         PI

@@ -6,7 +6,7 @@
 
 use super::input::{OiObservation, N_BASELINES};
 use super::likelihood::Whitened;
-use super::model::{closure_phases, phase_jacobian, FileModel, MAS_RAD};
+use super::model::{phase_jacobian, sparse_dot, FileModel, SparseRow, MAS_RAD};
 use crate::portable;
 use rustfft::num_complex::Complex64;
 
@@ -22,6 +22,8 @@ pub struct FitFile {
     pub v2: bool,
     /// Rotation applied to its (u, v), degrees (§3).
     pub rotation_deg: f64,
+    /// T as three entries per row, for the exact model's closure phases.
+    pub t_sparse: Vec<SparseRow>,
 }
 
 impl FitFile {
@@ -47,7 +49,10 @@ impl FitFile {
         let phi = self
             .model
             .baseline_phases(east_mas * MAS_RAD, north_mas * MAS_RAD, ratio);
-        closure_phases(&self.obs.t_matrix, &phi)
+        self.t_sparse
+            .iter()
+            .map(|row| sparse_dot(row, &phi))
+            .collect()
     }
 
     /// Whitened residuals of this file at (east, north) mas and ratio r, with the Jacobian
@@ -62,7 +67,11 @@ impl FitFile {
         let p = self.model.phasors(east_mas * MAS_RAD, north_mas * MAS_RAD);
         let one = Complex64::new(1.0, 0.0);
         let phi: Vec<f64> = p.f.iter().map(|f| portable::arg(one + f * ratio)).collect();
-        let m = closure_phases(&self.obs.t_matrix, &phi);
+        let m: Vec<f64> = self
+            .t_sparse
+            .iter()
+            .map(|row| sparse_dot(row, &phi))
+            .collect();
         let mut res = self.white.residual(&self.obs.cp_rad, &m);
         let mut jacobian = Vec::new();
         if jac {

@@ -43,8 +43,8 @@ impl Grid {
     }
 }
 
-/// One file's phasors along a row: z_bk and the step s_bk, split in real and imaginary parts
-/// (index b·K + k).
+/// One file's phasors along a row: z_kb and the step s_kb, split in real and imaginary parts,
+/// wavelength-major (index k·21 + b) so that the band sums run across baselines.
 struct RowPhasors<'a> {
     uv_m: &'a [[f64; 2]],
     rule: &'a BandRule,
@@ -56,14 +56,14 @@ struct RowPhasors<'a> {
 
 impl<'a> RowPhasors<'a> {
     fn new(uv_m: &'a [[f64; 2]], rule: &'a BandRule, step_rad: f64) -> Self {
-        let k = rule.weights.len();
-        let n = uv_m.len() * k;
+        let nb = uv_m.len();
+        let n = rule.weights.len() * nb;
         let (mut sr, mut si) = (vec![0.0; n], vec![0.0; n]);
-        for (b, uv) in uv_m.iter().enumerate() {
-            for (q, l) in rule.wavelengths_m.iter().enumerate() {
+        for (q, l) in rule.wavelengths_m.iter().enumerate() {
+            for (b, uv) in uv_m.iter().enumerate() {
                 let (s, c) = portable::sin_cos(-2.0 * PI * uv[0] * step_rad / l);
-                sr[b * k + q] = c;
-                si[b * k + q] = s;
+                sr[q * nb + b] = c;
+                si[q * nb + b] = s;
             }
         }
         RowPhasors {
@@ -76,57 +76,66 @@ impl<'a> RowPhasors<'a> {
         }
     }
 
-    /// z_bk by direct exponentials at (α, δ) radians.
+    /// z_kb by direct exponentials at (α, δ) radians.
     fn start(&mut self, east_rad: f64, north_rad: f64) {
-        let k = self.rule.weights.len();
-        for (b, uv) in self.uv_m.iter().enumerate() {
-            let s = uv[0] * east_rad + uv[1] * north_rad;
-            for (q, l) in self.rule.wavelengths_m.iter().enumerate() {
+        let nb = self.uv_m.len();
+        for (q, l) in self.rule.wavelengths_m.iter().enumerate() {
+            for (b, uv) in self.uv_m.iter().enumerate() {
+                let s = uv[0] * east_rad + uv[1] * north_rad;
                 let (sn, cs) = portable::sin_cos(-2.0 * PI * s / l);
-                self.zr[b * k + q] = cs;
-                self.zi[b * k + q] = sn;
+                self.zr[q * nb + b] = cs;
+                self.zi[q * nb + b] = sn;
             }
         }
     }
 
-    /// One step east: z_bk ← z_bk s_bk.
+    /// One step east: z_kb ← z_kb s_kb.
     fn step(&mut self) {
-        for q in 0..self.zr.len() {
-            let (zr, zi) = (self.zr[q], self.zi[q]);
-            self.zr[q] = zr * self.sr[q] - zi * self.si[q];
-            self.zi[q] = zr * self.si[q] + zi * self.sr[q];
+        for (((zr, zi), sr), si) in self
+            .zr
+            .iter_mut()
+            .zip(self.zi.iter_mut())
+            .zip(&self.sr)
+            .zip(&self.si)
+        {
+            let (a, b) = (*zr, *zi);
+            *zr = a * sr - b * si;
+            *zi = a * si + b * sr;
         }
     }
 
-    /// y_b = Σ_k w_k Im z_bk.
+    /// y_b = Σ_k w_k Im z_kb, summed in increasing k.
     fn imag_band_sum(&self, y: &mut [f64]) {
-        let k = self.rule.weights.len();
-        for (b, yb) in y.iter_mut().enumerate() {
-            *yb = portable::dot(&self.rule.weights, &self.zi[b * k..(b + 1) * k]);
+        let nb = self.uv_m.len();
+        y.fill(0.0);
+        for (q, w) in self.rule.weights.iter().enumerate() {
+            for (yb, z) in y.iter_mut().zip(&self.zi[q * nb..(q + 1) * nb]) {
+                *yb += w * z;
+            }
         }
     }
 
-    /// F_b = Σ_k w_k z_bk as (re, im).
-    fn band_sum(&self, out: &mut [[f64; 2]]) {
-        let k = self.rule.weights.len();
-        for (b, o) in out.iter_mut().enumerate() {
-            let w = &self.rule.weights;
-            *o = [
-                portable::dot(w, &self.zr[b * k..(b + 1) * k]),
-                portable::dot(w, &self.zi[b * k..(b + 1) * k]),
-            ];
+    /// Re F_b = Σ_k w_k Re z_kb (with [`Self::imag_band_sum`], F_b).
+    fn real_band_sum(&self, x: &mut [f64]) {
+        let nb = self.uv_m.len();
+        x.fill(0.0);
+        for (q, w) in self.rule.weights.iter().enumerate() {
+            for (xb, z) in x.iter_mut().zip(&self.zr[q * nb..(q + 1) * nb]) {
+                *xb += w * z;
+            }
         }
     }
 }
 
-/// What a visitor of the walk sees at one node: for each file, y (21) and, when asked, F_b.
+/// What a visitor of the walk sees at one node: for each file, y = Im F (21) and, when asked,
+/// Re F.
 pub struct Node<'a> {
     pub i: i32,
     pub j: i32,
     /// y of file f is `y[f * 21..(f + 1) * 21]`.
     pub y: &'a [f64],
-    /// F_b of file f, baseline b at `f_b[f * 21 + b]` (only filled when the walk was asked).
-    pub f_b: &'a [[f64; 2]],
+    /// Re F_b of file f at `x[f * 21 + b]` (only filled when the walk was asked).
+    pub x: &'a [f64],
 }
 
 /// Walks the half plane (δ > 0, and δ = 0 with α > 0) within the annulus, calling `visit` at
@@ -138,7 +147,7 @@ pub fn walk(files: &[FitFile], grid: &Grid, with_f: bool, mut visit: impl FnMut(
         .map(|f| RowPhasors::new(&f.model.uv_m, &f.model.rule, step_rad))
         .collect();
     let mut y = vec![0.0; files.len() * N_BASELINES];
-    let mut f_b = vec![[0.0; 2]; if with_f { files.len() * N_BASELINES } else { 0 }];
+    let mut x = vec![0.0; if with_f { files.len() * N_BASELINES } else { 0 }];
     for j in 0..=grid.half {
         let first = if j == 0 { 1 } else { -grid.half };
         let mut previous_inside = false;
@@ -155,16 +164,11 @@ pub fn walk(files: &[FitFile], grid: &Grid, with_f: bool, mut visit: impl FnMut(
                 }
                 row.imag_band_sum(&mut y[f * N_BASELINES..(f + 1) * N_BASELINES]);
                 if with_f {
-                    row.band_sum(&mut f_b[f * N_BASELINES..(f + 1) * N_BASELINES]);
+                    row.real_band_sum(&mut x[f * N_BASELINES..(f + 1) * N_BASELINES]);
                 }
             }
             previous_inside = true;
-            visit(&Node {
-                i,
-                j,
-                y: &y,
-                f_b: &f_b,
-            });
+            visit(&Node { i, j, y: &y, x: &x });
         }
     }
 }
