@@ -27,13 +27,13 @@ use ami3::products::reffiles::{NrmReference, Throughput};
 use common::*;
 use rustfft::num_complex::Complex64;
 use std::f64::consts::PI;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 // ---------------------------------------------------------------- data, made once per process
 
 /// Members of an association analysed once, so several associations can be combined from them.
-fn analysed(folder: &PathBuf, refs: &References) -> (Association, Vec<MemberResult>) {
+fn analysed(folder: &Path, refs: &References) -> (Association, Vec<MemberResult>) {
     let text = String::from_utf8(read(&folder.join("asn.json"))).unwrap();
     let asn = Association::from_json(&text, "asn.json").unwrap();
     let opts = PipelineOptions::default();

@@ -145,7 +145,9 @@ pub fn from_hdus(hdus: &[Hdu], file_name: &str) -> std::result::Result<OiObserva
     }
     let eff_wave_m = col(wave, "OI_WAVELENGTH", "EFF_WAVE")?;
     let eff_band_m = col(wave, "OI_WAVELENGTH", "EFF_BAND")?;
-    if wave.nrows != 1 || !(eff_wave_m[0] > 0.0) || !(eff_band_m[0] >= 0.0) {
+    let positive = |v: f64| v.is_finite() && v > 0.0;
+    if wave.nrows != 1 || !positive(eff_wave_m[0]) || eff_band_m[0].is_nan() || eff_band_m[0] < 0.0
+    {
         return Err("OI_WAVELENGTH must have one channel with positive EFF_WAVE".into());
     }
     let keyword = |k: &str| primary.get_f64(k);
@@ -182,8 +184,11 @@ fn side_sign(side: [f64; 2], baseline: [f64; 2]) -> Option<f64> {
     [1.0, -1.0].into_iter().find(|&s| close(s))
 }
 
+/// Station pairs and (u, v) of OI_VIS2's rows.
+type Baselines = (Vec<[i64; 2]>, Vec<[f64; 2]>);
+
 /// Station pairs and (u, v) of the 21 OI_VIS2 rows; the file must have 7 holes.
-fn read_baselines(vis2: &Table) -> std::result::Result<(Vec<[i64; 2]>, Vec<[f64; 2]>), String> {
+fn read_baselines(vis2: &Table) -> std::result::Result<Baselines, String> {
     let sta = vis2
         .column("STA_INDEX")
         .filter(|c| c.data.repeat() == 2)

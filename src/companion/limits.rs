@@ -110,7 +110,7 @@ fn polish(
     let mut f = f0.min(1.0);
     for _ in 0..2 {
         let (value, slope) = exact_chi2(files, data, x, y, f, method);
-        if !(slope.abs() > 0.0) {
+        if slope.is_nan() || slope == 0.0 {
             break;
         }
         let next = f - (value - target) / slope;

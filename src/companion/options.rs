@@ -156,19 +156,19 @@ impl FitOptions {
 
     /// Checks the values; the error names the option.
     pub fn validate(&self) -> Result<()> {
-        if !(self.step_mas > 0.0) {
+        if self.step_mas.is_nan() || self.step_mas <= 0.0 {
             return Err(bad(
                 "--step-mas",
                 format!("must be positive, got {}", self.step_mas),
             ));
         }
-        if !(self.rmin_mas >= 0.0) {
+        if self.rmin_mas.is_nan() || self.rmin_mas < 0.0 {
             return Err(bad(
                 "--rmin-mas",
                 format!("must be ≥ 0, got {}", self.rmin_mas),
             ));
         }
-        if !(self.rmax_mas > self.rmin_mas + self.step_mas) {
+        if self.rmax_mas.is_nan() || self.rmax_mas <= self.rmin_mas + self.step_mas {
             return Err(bad(
                 "--rmax-mas",
                 format!(
@@ -186,7 +186,7 @@ impl FitOptions {
         if self.starts == 0 {
             return Err(bad("--starts", "needs at least one start".into()));
         }
-        if !(self.limit_bin_mas > 0.0) {
+        if self.limit_bin_mas.is_nan() || self.limit_bin_mas <= 0.0 {
             return Err(bad(
                 "--limit-bin-mas",
                 format!("must be positive, got {}", self.limit_bin_mas),

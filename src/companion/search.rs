@@ -268,13 +268,13 @@ pub fn starts(maps: &LinearMaps, count: usize, min_separation_mas: f64) -> Vec<S
     for j in -h..=h {
         for i in -h..=h {
             let v = value(i, j);
-            if !(v > 0.0) {
+            if v.is_nan() || v <= 0.0 {
                 continue;
             }
             let is_peak = (-1..=1)
                 .flat_map(|dj| (-1..=1).map(move |di| (di, dj)))
                 .filter(|&(di, dj)| di != 0 || dj != 0)
-                .all(|(di, dj)| !(value(i + di, j + dj) > v));
+                .all(|(di, dj)| value(i + di, j + dj).is_nan() || value(i + di, j + dj) <= v);
             if is_peak {
                 peaks.push((v, i, j));
             }

@@ -66,7 +66,7 @@ pub fn ln_chi2_sf(n: f64, x: f64) -> f64 {
 
 /// z ≥ 0 with erfc(z/√2) = p, from ln p (≤ 0): the two-sided Gaussian "n sigma" of §7.
 pub fn nsigma_from_ln_p(ln_p: f64) -> f64 {
-    if !(ln_p < 0.0) {
+    if ln_p.is_nan() || ln_p >= 0.0 {
         return 0.0;
     }
     // ln erfc(z/√2) = ln Q(1/2, z²/2); start from its asymptote, then Newton
