@@ -48,17 +48,83 @@ pub struct OiObservation {
     pub vis2_err: Vec<f64>,
 }
 
-fn table<'a>(hdus: &'a [Hdu], ext: &str) -> std::result::Result<&'a Table, String> {
-    find_hdu(hdus, ext)
-        .and_then(|h| h.table())
-        .ok_or_else(|| format!("no {ext} table: not a calibrated OIFITS file"))
+/// What is wrong with a file (no file name: [`read_observation`] adds it).
+#[derive(Debug, Clone, PartialEq)]
+pub enum InputError {
+    /// A table the fit needs is missing.
+    NoTable(&'static str),
+    /// A column the fit needs is missing or empty.
+    NoColumn(&'static str, &'static str),
+    /// More OI_T3 rows than one set of 35 triangles.
+    TooManyTriangles(usize),
+    /// OI_VIS2 is not one set of 21 baselines of 7 holes: (rows, holes).
+    NotSevenHoles(usize, usize),
+    /// A triangle side that is not an OI_VIS2 baseline: (row, station, station).
+    UnknownBaseline(usize, i64, i64),
+    /// A triangle side that is not ±(UCOORD, VCOORD) of its baseline: (row, a, b, u, v, vis2 row).
+    InconsistentUv(usize, i64, i64, f64, f64, usize),
+    /// T3PHI not finite on an unflagged row.
+    BadPhase(usize),
+    /// T3PHIERR not positive on an unflagged row: (row, value in degrees).
+    BadError(usize, f64),
+    /// OI_WAVELENGTH is not one channel with positive EFF_WAVE.
+    BadWavelength,
 }
 
-fn col(t: &Table, ext: &str, name: &str) -> std::result::Result<Vec<f64>, String> {
+impl std::fmt::Display for InputError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            InputError::NoTable(ext) => write!(f, "no {ext} table: not a calibrated OIFITS file"),
+            InputError::NoColumn(ext, name) => write!(f, "{ext} has no {name} column"),
+            InputError::TooManyTriangles(n) => write!(
+                f,
+                "OI_T3 has {n} rows, more than one set of {N_TRIANGLES} triangles of 7 holes \
+                 (fit one average's file, not one with a row per integration)"
+            ),
+            InputError::NotSevenHoles(rows, holes) => write!(
+                f,
+                "OI_VIS2 has {rows} rows over {holes} holes: the fit needs one set of \
+                 {N_BASELINES} baselines of {N_HOLES} holes"
+            ),
+            InputError::UnknownBaseline(r, a, b) => {
+                write!(f, "OI_T3 row {r}: baseline {a}-{b} is not in OI_VIS2")
+            }
+            InputError::InconsistentUv(r, a, b, u, v, k) => write!(
+                f,
+                "OI_T3 row {r}: side {a}-{b} ({u:.6}, {v:.6}) m is not ±(UCOORD, VCOORD) of \
+                 OI_VIS2 row {k} within 1e-6 m"
+            ),
+            InputError::BadPhase(r) => {
+                write!(f, "OI_T3 row {r}: T3PHI is not finite and not flagged")
+            }
+            InputError::BadError(r, e) => write!(
+                f,
+                "OI_T3 row {r}: T3PHIERR {e} is not a positive number (jwst writes NaN errors \
+                 for 2-D inputs; such files cannot be fitted)"
+            ),
+            InputError::BadWavelength => {
+                write!(
+                    f,
+                    "OI_WAVELENGTH must have one channel with positive EFF_WAVE"
+                )
+            }
+        }
+    }
+}
+
+type Parsed<T> = std::result::Result<T, InputError>;
+
+fn table<'a>(hdus: &'a [Hdu], ext: &'static str) -> Parsed<&'a Table> {
+    find_hdu(hdus, ext)
+        .and_then(|h| h.table())
+        .ok_or(InputError::NoTable(ext))
+}
+
+fn col(t: &Table, ext: &'static str, name: &'static str) -> Parsed<Vec<f64>> {
     t.column(name)
         .map(|c| c.data.as_f64())
         .filter(|v| !v.is_empty())
-        .ok_or_else(|| format!("{ext} has no {name} column"))
+        .ok_or(InputError::NoColumn(ext, name))
 }
 
 fn flags(t: &Table) -> Vec<bool> {
@@ -70,12 +136,12 @@ fn flags(t: &Table) -> Vec<bool> {
 /// Reads one calibrated OIFITS file.
 pub fn read_observation(bytes: &[u8], file_name: &str) -> Result<OiObservation> {
     let hdus = read_fits(bytes, file_name)?;
-    from_hdus(&hdus, file_name).map_err(|p| Error::new(file_name, p))
+    from_hdus(&hdus, file_name).map_err(|p| Error::new(file_name, p.to_string()))
 }
 
 /// The observation from a file's HDUs; the problem in words when it is not usable.
-pub fn from_hdus(hdus: &[Hdu], file_name: &str) -> std::result::Result<OiObservation, String> {
-    let primary = &hdus.first().ok_or("an empty FITS file")?.header;
+pub fn from_hdus(hdus: &[Hdu], file_name: &str) -> Parsed<OiObservation> {
+    let primary = &hdus.first().ok_or(InputError::NoTable("PRIMARY"))?.header;
     let t3 = table(hdus, "OI_T3")?;
     let vis2 = table(hdus, "OI_VIS2")?;
     let wave = table(hdus, "OI_WAVELENGTH")?;
@@ -84,13 +150,9 @@ pub fn from_hdus(hdus: &[Hdu], file_name: &str) -> std::result::Result<OiObserva
         .column("STA_INDEX")
         .filter(|c| c.data.repeat() == 3)
         .map(|c| c.data.as_f64())
-        .ok_or("OI_T3 has no 3-element STA_INDEX column")?;
+        .ok_or(InputError::NoColumn("OI_T3", "STA_INDEX"))?;
     if t3.nrows > N_TRIANGLES {
-        return Err(format!(
-            "OI_T3 has {} rows, more than one set of {N_TRIANGLES} triangles of 7 holes \
-             (fit one integration's or one average's file)",
-            t3.nrows
-        ));
+        return Err(InputError::TooManyTriangles(t3.nrows));
     }
     let cp_deg = col(t3, "OI_T3", "T3PHI")?;
     let cp_err_deg = col(t3, "OI_T3", "T3PHIERR")?;
@@ -114,14 +176,9 @@ pub fn from_hdus(hdus: &[Hdu], file_name: &str) -> std::result::Result<OiObserva
             let k = baselines
                 .iter()
                 .position(|p| (p[0] == a && p[1] == b) || (p[0] == b && p[1] == a))
-                .ok_or_else(|| format!("OI_T3 row {r}: baseline {a}-{b} is not in OI_VIS2"))?;
-            let s = side_sign(uv, baseline_uv_m[k]).ok_or_else(|| {
-                format!(
-                    "OI_T3 row {r}: side {a}-{b} ({:.6}, {:.6}) m is not ±(UCOORD, VCOORD) of \
-                     OI_VIS2 row {k} within 1e-6 m",
-                    uv[0], uv[1]
-                )
-            })?;
+                .ok_or(InputError::UnknownBaseline(r, a, b))?;
+            let s = side_sign(uv, baseline_uv_m[k])
+                .ok_or(InputError::InconsistentUv(r, a, b, uv[0], uv[1], k))?;
             t_matrix[r * N_BASELINES + k] += sign * s;
         }
         t3_uv_m.push([u1[r], v1[r], u2[r], v2[r]]);
@@ -131,16 +188,10 @@ pub fn from_hdus(hdus: &[Hdu], file_name: &str) -> std::result::Result<OiObserva
             continue;
         }
         if !cp_deg[r].is_finite() {
-            return Err(format!(
-                "OI_T3 row {r}: T3PHI is not finite and not flagged"
-            ));
+            return Err(InputError::BadPhase(r));
         }
         if !(cp_err_deg[r].is_finite() && cp_err_deg[r] > 0.0) {
-            return Err(format!(
-                "OI_T3 row {r}: T3PHIERR {} is not a positive number (jwst writes NaN errors \
-                 for 2-D inputs; these files cannot be fitted)",
-                cp_err_deg[r]
-            ));
+            return Err(InputError::BadError(r, cp_err_deg[r]));
         }
     }
     let eff_wave_m = col(wave, "OI_WAVELENGTH", "EFF_WAVE")?;
@@ -148,7 +199,7 @@ pub fn from_hdus(hdus: &[Hdu], file_name: &str) -> std::result::Result<OiObserva
     let positive = |v: f64| v.is_finite() && v > 0.0;
     if wave.nrows != 1 || !positive(eff_wave_m[0]) || eff_band_m[0].is_nan() || eff_band_m[0] < 0.0
     {
-        return Err("OI_WAVELENGTH must have one channel with positive EFF_WAVE".into());
+        return Err(InputError::BadWavelength);
     }
     let keyword = |k: &str| primary.get_f64(k);
     Ok(OiObservation {
@@ -188,12 +239,12 @@ fn side_sign(side: [f64; 2], baseline: [f64; 2]) -> Option<f64> {
 type Baselines = (Vec<[i64; 2]>, Vec<[f64; 2]>);
 
 /// Station pairs and (u, v) of the 21 OI_VIS2 rows; the file must have 7 holes.
-fn read_baselines(vis2: &Table) -> std::result::Result<Baselines, String> {
+fn read_baselines(vis2: &Table) -> Parsed<Baselines> {
     let sta = vis2
         .column("STA_INDEX")
         .filter(|c| c.data.repeat() == 2)
         .map(|c| c.data.as_f64())
-        .ok_or("OI_VIS2 has no 2-element STA_INDEX column")?;
+        .ok_or(InputError::NoColumn("OI_VIS2", "STA_INDEX"))?;
     let u = col(vis2, "OI_VIS2", "UCOORD")?;
     let v = col(vis2, "OI_VIS2", "VCOORD")?;
     let pairs: Vec<[i64; 2]> = (0..vis2.nrows)
@@ -203,12 +254,7 @@ fn read_baselines(vis2: &Table) -> std::result::Result<Baselines, String> {
     holes.sort_unstable();
     holes.dedup();
     if holes.len() != N_HOLES || vis2.nrows != N_BASELINES {
-        return Err(format!(
-            "OI_VIS2 has {} rows over {} holes: the fit needs one set of {N_BASELINES} \
-             baselines of {N_HOLES} holes",
-            vis2.nrows,
-            holes.len()
-        ));
+        return Err(InputError::NotSevenHoles(vis2.nrows, holes.len()));
     }
     let uv = (0..vis2.nrows).map(|r| [u[r], v[r]]).collect();
     Ok((pairs, uv))
