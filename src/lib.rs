@@ -3,6 +3,7 @@
 
 pub mod analyze;
 pub mod average;
+pub mod companion;
 pub mod error;
 pub mod fits;
 pub mod niriss;

@@ -19,6 +19,7 @@ fn layer(module: &str) -> f64 {
         ("fits", _) => 2.4,
         ("products", _) => 3.0,
         ("analyze", _) => 4.0,
+        ("companion", _) => 4.5,
         ("steps" | "average" | "normalize", _) => 5.0,
         ("pipeline", _) => 6.0,
         ("options", _) => 6.5,

@@ -1,6 +1,7 @@
 //! The `ami3` command line: a thin shell over the library's steps.
 
 use ami3::analyze::planner::Planner;
+use ami3::companion::{fit_files, fit_json, summary_line, FitOptions};
 use ami3::error::{Error, Kind, Result};
 use ami3::options::{cli_name, Options};
 use ami3::pipeline::{run_pipeline, Association};
@@ -15,7 +16,11 @@ const USAGE: &str = "usage:
        [--oversample N] [--affine2d commissioning|none|FILE] [--rotation-search \"START STOP STEP\"]
        [--psf-offset \"X Y\"] [--rotation DEG] [--usebp true|false] [--run-bpfix true|false]
        [--firstfew N] [--chooseholes B4,C2,...]
-  ami3 demo --out DIR   (writes the page's demo association: demo_asn.json and 4 _calints files)";
+  ami3 demo --out DIR   (writes the page's demo association: demo_asn.json and 4 _calints files)
+  ami3 fit-binary FILE.fits... [--json OUT] [--rmin-mas 30] [--rmax-mas 600] [--step-mas 2]
+       [--starts 20] [--contrast common|per-filter] [--v2] [--errors auto|diagonal]
+       [--frame auto|sky|detector] [--bandpass filter|tophat] [--no-limits] [--limit-bin-mas 10]
+       (companion search on calibrated OIFITS; `run ... --fit-binary` fits the calibrated product)";
 
 /// The largest input file read (a 10,000-integration SUB80 `_calints` with ERR and variances
 /// is ~1.5 GB).
@@ -156,7 +161,13 @@ fn analyze_command(args: &[String]) -> Result<bool> {
 }
 
 fn run_command(args: &[String]) -> Result<bool> {
-    let (files, out, opts, other) = parse(args)?;
+    let fit_binary = args.iter().any(|a| a == "--fit-binary");
+    let args: Vec<String> = args
+        .iter()
+        .filter(|a| *a != "--fit-binary")
+        .cloned()
+        .collect();
+    let (files, out, opts, other) = parse(&args)?;
     if let Some((name, _)) = other.first() {
         return Err(Error::usage(format!("unknown option {name}\n{USAGE}")));
     }
@@ -193,6 +204,24 @@ fn run_command(args: &[String]) -> Result<bool> {
     for m in &combined.messages {
         println!("note: {m}");
     }
+    if fit_binary {
+        for p in combined
+            .products
+            .iter()
+            .filter(|p| p.name.ends_with("_aminorm-oi.fits"))
+        {
+            let report = fit_files(&[(p.name.clone(), p.bytes.clone())], &FitOptions::default())?;
+            let stem = p.name.trim_end_matches("_aminorm-oi.fits");
+            let json = fit_json(&report.fit);
+            let path = write_file(&dir, &format!("{stem}_companion.json"), json.as_bytes())?;
+            report
+                .warnings
+                .iter()
+                .for_each(|w| eprintln!("warning: {w}"));
+            println!("wrote {}", path.display());
+            println!("{}", summary_line(&report.fit));
+        }
+    }
     if let Some(cp) = &combined.calibrated_closure_phases_deg {
         let rms = (cp.iter().map(|c| c * c).sum::<f64>() / cp.len() as f64).sqrt();
         println!(
@@ -224,12 +253,54 @@ fn demo_command(args: &[String]) -> Result<bool> {
     Ok(true)
 }
 
+/// `ami3 fit-binary FILE... [--json OUT] [options]`: the companion search (companion.md §1, §9).
+fn fit_binary_command(args: &[String]) -> Result<bool> {
+    let mut options = FitOptions::default();
+    let (mut files, mut json) = (Vec::new(), None);
+    let mut i = 0;
+    while i < args.len() {
+        let a = args[i].as_str();
+        if !a.starts_with("--") {
+            files.push(a.to_string());
+        } else if FitOptions::is_flag(a) {
+            options.take(a, "true")?;
+        } else {
+            i += 1;
+            let value = args
+                .get(i)
+                .ok_or_else(|| Error::usage(format!("{a} needs a value")))?;
+            if a == "--json" {
+                json = Some(value.clone());
+            } else if !options.take(a, value)? {
+                return Err(Error::usage(format!("unknown option {a}\n{USAGE}")));
+            }
+        }
+        i += 1;
+    }
+    let inputs = files
+        .iter()
+        .map(|f| read_file(f).map(|b| (f.clone(), b)))
+        .collect::<Result<Vec<_>>>()?;
+    let report = fit_files(&inputs, &options)?;
+    report
+        .warnings
+        .iter()
+        .for_each(|w| eprintln!("warning: {w}"));
+    if let Some(out) = json {
+        std::fs::write(&out, fit_json(&report.fit))
+            .map_err(|e| Error::output(&out, format!("cannot write: {e}")))?;
+    }
+    println!("{}", summary_line(&report.fit));
+    Ok(true)
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("analyze") => analyze_command(&args[1..]),
         Some("run") => run_command(&args[1..]),
         Some("demo") => demo_command(&args[1..]),
+        Some("fit-binary") => fit_binary_command(&args[1..]),
         Some("-h") | Some("--help") | None => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;

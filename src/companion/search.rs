@@ -1,0 +1,315 @@
+//! The grid search (companion.md §5.1–§5.4): nodes (i h, j h) within the annulus, walked row by
+//! row with phasors from sin/cos at each row segment's first node and then stepped by the
+//! precomputed exp(−2πi u_b h/λ_k) (no trigonometry per node); per node and file
+//! y_b = Σ_k w_k Im z_bk, c = d̃ᵀ(A y), G = ‖A y‖², and the closed-form linear contrast. Only
+//! δ > 0 and the half row δ = 0, α > 0 are walked: y is odd under (α, δ) → (−α, −δ), so the
+//! mirrored node has the same G and −c. Closure phases only (V² are used by the refinement).
+
+use super::input::N_BASELINES;
+use super::model::{BandRule, MAS_RAD};
+use super::problem::FitFile;
+use crate::portable;
+use std::f64::consts::PI;
+
+/// The grid: step and annulus (mas), and half its side in nodes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Grid {
+    pub step_mas: f64,
+    pub rmin_mas: f64,
+    pub rmax_mas: f64,
+    pub half: i32,
+}
+
+impl Grid {
+    pub fn new(step_mas: f64, rmin_mas: f64, rmax_mas: f64) -> Grid {
+        Grid {
+            step_mas,
+            rmin_mas,
+            rmax_mas,
+            half: (rmax_mas / step_mas + 1e-9).floor() as i32,
+        }
+    }
+    /// Nodes per side of the full plane.
+    pub fn side(&self) -> usize {
+        (2 * self.half + 1) as usize
+    }
+    /// Index in the full plane (row = north, column = east, both from −half).
+    pub fn index(&self, i: i32, j: i32) -> usize {
+        (j + self.half) as usize * self.side() + (i + self.half) as usize
+    }
+    pub fn inside(&self, i: i32, j: i32) -> bool {
+        let r = self.step_mas * ((i * i + j * j) as f64).sqrt();
+        r >= self.rmin_mas && r <= self.rmax_mas
+    }
+}
+
+/// One file's phasors along a row: z_kb and the step s_kb, split in real and imaginary parts,
+/// wavelength-major (index k·21 + b) so that the band sums run across baselines.
+struct RowPhasors<'a> {
+    uv_m: &'a [[f64; 2]],
+    rule: &'a BandRule,
+    zr: Vec<f64>,
+    zi: Vec<f64>,
+    sr: Vec<f64>,
+    si: Vec<f64>,
+}
+
+impl<'a> RowPhasors<'a> {
+    fn new(uv_m: &'a [[f64; 2]], rule: &'a BandRule, step_rad: f64) -> Self {
+        let nb = uv_m.len();
+        let n = rule.weights.len() * nb;
+        let (mut sr, mut si) = (vec![0.0; n], vec![0.0; n]);
+        for (q, l) in rule.wavelengths_m.iter().enumerate() {
+            for (b, uv) in uv_m.iter().enumerate() {
+                let (s, c) = portable::sin_cos(-2.0 * PI * uv[0] * step_rad / l);
+                sr[q * nb + b] = c;
+                si[q * nb + b] = s;
+            }
+        }
+        RowPhasors {
+            uv_m,
+            rule,
+            zr: vec![0.0; n],
+            zi: vec![0.0; n],
+            sr,
+            si,
+        }
+    }
+
+    /// z_kb by direct exponentials at (α, δ) radians.
+    fn start(&mut self, east_rad: f64, north_rad: f64) {
+        let nb = self.uv_m.len();
+        for (q, l) in self.rule.wavelengths_m.iter().enumerate() {
+            for (b, uv) in self.uv_m.iter().enumerate() {
+                let s = uv[0] * east_rad + uv[1] * north_rad;
+                let (sn, cs) = portable::sin_cos(-2.0 * PI * s / l);
+                self.zr[q * nb + b] = cs;
+                self.zi[q * nb + b] = sn;
+            }
+        }
+    }
+
+    /// One step east: z_kb ← z_kb s_kb.
+    fn step(&mut self) {
+        for (((zr, zi), sr), si) in self
+            .zr
+            .iter_mut()
+            .zip(self.zi.iter_mut())
+            .zip(&self.sr)
+            .zip(&self.si)
+        {
+            let (a, b) = (*zr, *zi);
+            *zr = a * sr - b * si;
+            *zi = a * si + b * sr;
+        }
+    }
+
+    /// y_b = Σ_k w_k Im z_kb, summed in increasing k.
+    fn imag_band_sum(&self, y: &mut [f64]) {
+        let nb = self.uv_m.len();
+        y.fill(0.0);
+        for (q, w) in self.rule.weights.iter().enumerate() {
+            for (yb, z) in y.iter_mut().zip(&self.zi[q * nb..(q + 1) * nb]) {
+                *yb += w * z;
+            }
+        }
+    }
+
+    /// Re F_b = Σ_k w_k Re z_kb (with [`Self::imag_band_sum`], F_b).
+    fn real_band_sum(&self, x: &mut [f64]) {
+        let nb = self.uv_m.len();
+        x.fill(0.0);
+        for (q, w) in self.rule.weights.iter().enumerate() {
+            for (xb, z) in x.iter_mut().zip(&self.zr[q * nb..(q + 1) * nb]) {
+                *xb += w * z;
+            }
+        }
+    }
+}
+
+/// What a visitor of the walk sees at one node: for each file, y = Im F (21) and, when asked,
+/// Re F.
+pub struct Node<'a> {
+    pub i: i32,
+    pub j: i32,
+    /// y of file f is `y[f * 21..(f + 1) * 21]`.
+    pub y: &'a [f64],
+    /// Re F_b of file f at `x[f * 21 + b]` (only filled when the walk was asked).
+    pub x: &'a [f64],
+}
+
+/// Walks the half plane (δ > 0, and δ = 0 with α > 0) within the annulus, calling `visit` at
+/// each node (§5.1); `with_f` also fills F_b.
+pub fn walk(files: &[FitFile], grid: &Grid, with_f: bool, mut visit: impl FnMut(&Node)) {
+    let step_rad = grid.step_mas * MAS_RAD;
+    let mut rows: Vec<RowPhasors> = files
+        .iter()
+        .map(|f| RowPhasors::new(&f.model.uv_m, &f.model.rule, step_rad))
+        .collect();
+    let mut y = vec![0.0; files.len() * N_BASELINES];
+    let mut x = vec![0.0; if with_f { files.len() * N_BASELINES } else { 0 }];
+    for j in 0..=grid.half {
+        let first = if j == 0 { 1 } else { -grid.half };
+        let mut previous_inside = false;
+        for i in first..=grid.half {
+            if !grid.inside(i, j) {
+                previous_inside = false;
+                continue;
+            }
+            for (f, row) in rows.iter_mut().enumerate() {
+                if previous_inside {
+                    row.step();
+                } else {
+                    row.start(i as f64 * step_rad, j as f64 * step_rad);
+                }
+                row.imag_band_sum(&mut y[f * N_BASELINES..(f + 1) * N_BASELINES]);
+                if with_f {
+                    row.real_band_sum(&mut x[f * N_BASELINES..(f + 1) * N_BASELINES]);
+                }
+            }
+            previous_inside = true;
+            visit(&Node { i, j, y: &y, x: &x });
+        }
+    }
+}
+
+/// (c, G) of one file at a node: t = A y, c = d̃ᵀ t, G = tᵀ t (§5.2).
+pub fn linear_terms(a: &[f64], d_tilde: &[f64], y: &[f64]) -> (f64, f64) {
+    let (mut c, mut g) = (0.0, 0.0);
+    for (i, &d) in d_tilde.iter().enumerate() {
+        let t = portable::dot(&a[i * N_BASELINES..(i + 1) * N_BASELINES], y);
+        c += d * t;
+        g += t * t;
+    }
+    (c, g)
+}
+
+/// The linearised search over the full plane: per contrast group c_g and G_g at every node
+/// (NaN outside the annulus), filled in the mirrored half by symmetry.
+#[derive(Debug, Clone)]
+pub struct LinearMaps {
+    pub grid: Grid,
+    pub groups: usize,
+    /// c of group g at node n: `c[n * groups + g]`.
+    pub c: Vec<f64>,
+    pub g: Vec<f64>,
+}
+
+impl LinearMaps {
+    /// Δχ²_lin at node n: Σ_g c_g²/G_g over c_g > 0 (§5.2), NaN outside the annulus.
+    pub fn delta_chi2(&self, n: usize) -> f64 {
+        let mut sum = 0.0;
+        for k in 0..self.groups {
+            let (c, g) = (self.c[n * self.groups + k], self.g[n * self.groups + k]);
+            if c.is_nan() {
+                return f64::NAN;
+            }
+            if c > 0.0 && g > 0.0 {
+                sum += c * c / g;
+            }
+        }
+        sum
+    }
+}
+
+/// Runs the first walk (§5.1–§5.3).
+pub fn linear_maps(files: &[FitFile], grid: &Grid, groups: usize) -> LinearMaps {
+    let nodes = grid.side() * grid.side();
+    let mut c = vec![f64::NAN; nodes * groups];
+    let mut g = vec![f64::NAN; nodes * groups];
+    walk(files, grid, false, |node| {
+        let (n, m) = (grid.index(node.i, node.j), grid.index(-node.i, -node.j));
+        for k in 0..groups {
+            c[n * groups + k] = 0.0;
+            g[n * groups + k] = 0.0;
+        }
+        for (f, file) in files.iter().enumerate() {
+            let y = &node.y[f * N_BASELINES..(f + 1) * N_BASELINES];
+            let (cf, gf) = linear_terms(&file.white.a, &file.white.d_tilde, y);
+            c[n * groups + file.group] += cf;
+            g[n * groups + file.group] += gf;
+        }
+        for k in 0..groups {
+            c[m * groups + k] = -c[n * groups + k];
+            g[m * groups + k] = g[n * groups + k];
+        }
+    });
+    LinearMaps {
+        grid: *grid,
+        groups,
+        c,
+        g,
+    }
+}
+
+/// A start of the refinement: offset (mas) and linear contrasts r̂_g = c_g/G_g clipped to
+/// [1e-4, 1] (§5.4, §5.5).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Start {
+    pub east_mas: f64,
+    pub north_mas: f64,
+    pub ratios: Vec<f64>,
+    pub delta_chi2_lin: f64,
+}
+
+/// The `count` largest 3×3 local maxima of Δχ²_lin (minima of χ²₀ − Δχ²_lin) at least
+/// `min_separation_mas` apart (§5.4).
+pub fn starts(maps: &LinearMaps, count: usize, min_separation_mas: f64) -> Vec<Start> {
+    let grid = &maps.grid;
+    let h = grid.half;
+    let value = |i: i32, j: i32| {
+        if i.abs() > h || j.abs() > h {
+            f64::NAN
+        } else {
+            maps.delta_chi2(grid.index(i, j))
+        }
+    };
+    let mut peaks = Vec::new();
+    for j in -h..=h {
+        for i in -h..=h {
+            let v = value(i, j);
+            if v.is_nan() || v <= 0.0 {
+                continue;
+            }
+            let is_peak = (-1..=1)
+                .flat_map(|dj| (-1..=1).map(move |di| (di, dj)))
+                .filter(|&(di, dj)| di != 0 || dj != 0)
+                .all(|(di, dj)| value(i + di, j + dj).is_nan() || value(i + di, j + dj) <= v);
+            if is_peak {
+                peaks.push((v, i, j));
+            }
+        }
+    }
+    peaks.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let mut chosen: Vec<Start> = Vec::new();
+    for (v, i, j) in peaks {
+        if chosen.len() >= count {
+            break;
+        }
+        let (e, n) = (i as f64 * grid.step_mas, j as f64 * grid.step_mas);
+        if chosen
+            .iter()
+            .any(|s| portable::hypot(s.east_mas - e, s.north_mas - n) < min_separation_mas)
+        {
+            continue;
+        }
+        let idx = grid.index(i, j);
+        let ratios = (0..maps.groups)
+            .map(|k| {
+                let (c, g) = (maps.c[idx * maps.groups + k], maps.g[idx * maps.groups + k]);
+                if g > 0.0 {
+                    (c / g).clamp(1e-4, 1.0)
+                } else {
+                    1e-4
+                }
+            })
+            .collect();
+        chosen.push(Start {
+            east_mas: e,
+            north_mas: n,
+            ratios,
+            delta_chi2_lin: v,
+        });
+    }
+    chosen
+}
