@@ -343,6 +343,37 @@ impl<'a> AssertSync<'a> {
 // SAFETY: `call` only touches the callback from the thread that created it.
 unsafe impl Sync for AssertSync<'_> {}
 
+/// The companion search (companion.md) on calibrated OIFITS files given by name: the
+/// association's `_aminorm-oi` product, or files dropped on the page (fitted jointly). `options`
+/// as [`crate::companion::FitOptions`] (`{}` for the defaults). Returns `{fit, json, map,
+/// closure_phases, warnings}`: `json` is the text `ami3 fit-binary --json` writes for the same
+/// files (`seconds` aside, the time it took here).
+#[wasm_bindgen]
+pub fn fit_binary(
+    names: Vec<String>,
+    files: Vec<js_sys::Uint8Array>,
+    options: JsValue,
+) -> Result<JsValue, JsError> {
+    let options: crate::companion::FitOptions = serde_wasm_bindgen::from_value(options)
+        .map_err(|e| JsError::new(&format!("companion options: {e}")))?;
+    options.validate().map_err(js_err)?;
+    let inputs: Vec<(String, Vec<u8>)> = names
+        .into_iter()
+        .zip(files.iter().map(|f| f.to_vec()))
+        .collect();
+    let report = crate::companion::fit_files(&inputs, &options).map_err(js_err)?;
+    #[derive(Serialize)]
+    struct Out<'a> {
+        #[serde(flatten)]
+        report: &'a crate::companion::FitReport,
+        json: String,
+    }
+    to_js(&Out {
+        report: &report,
+        json: crate::companion::fit_json(&report.fit),
+    })
+}
+
 /// The built-in demo: an association of a star with a faint companion and a reference star,
 /// simulated by our own model. Returns `[{name, bytes}]` (ASN JSON first).
 #[wasm_bindgen]

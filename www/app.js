@@ -3,7 +3,7 @@
 // offers every product for download. No science here: the numbers, file names and product
 // bytes all come from the Rust library (src/wasm.rs); this file only moves them around.
 
-import { imageFigure, imageScale, scatterChart, COLOURS } from './plots.js';
+import { imageFigure, imageScale, scatterChart, skyMapFigure, COLOURS } from './plots.js';
 import { zipSync } from './vendor/fflate.js';
 import initLibrary, { read_association as readAssociation, check_options as checkOptions } from './pkg/ami3.js';
 
@@ -164,6 +164,7 @@ async function addFiles(items) {
   }
   await showFiles();
   if (await findAsn()) startRun();
+  else if (stagedOifits().length) startFit();
   else if (staged.length) {
     const why = staged.filter((e) => e.notAsn).map((e) => ` ${e.notAsn}.`).join('');
     note(`No association (ASN JSON) among the files yet: drop it too.${why}`);
@@ -365,7 +366,7 @@ function note(text, isError = false, list = $('messages')) {
 }
 
 function productLink(p) {
-  const url = URL.createObjectURL(new Blob([p.bytes], { type: 'application/fits' }));
+  const url = URL.createObjectURL(new Blob([p.bytes], { type: p.name.endsWith('.json') ? 'application/json' : 'application/fits' }));
   blobUrls.push(url);
   const li = document.createElement('li');
   const a = document.createElement('a');
@@ -394,6 +395,10 @@ function resetPage() {
   userPickedTab = false;
   $('result-panels').replaceChildren();
   $('downloads').hidden = true;
+  $('companion').hidden = true;
+  for (const id of ['companion-answer', 'companion-credit']) $(id).textContent = '';
+  for (const id of ['companion-messages', 'companion-map', 'companion-numbers', 'companion-cp', 'companion-limits']) $(id).replaceChildren();
+  state.companion = null;
   $('summary').textContent = '';
   productGroups.length = 0;
   Object.assign(state, { wallMs: null, timings: {}, members: [], products: [], calibrated_cp_deg: null, messages: [] });
@@ -529,8 +534,149 @@ async function reduce(run) {
   if (combined) {
     showCombined(combined);
     addProducts(combined.products, members.length);
+    // the answer: a companion search on the calibrated product, in a worker
+    const calibrated = combined.products.find((p) => p.name.endsWith('_aminorm-oi.fits'));
+    if (calibrated) {
+      const json = await fitCompanion(run.pool, [calibrated], calibrated.name.replace(/_aminorm-oi\.fits$/, ''));
+      mark('companionMs');
+      if (run.cancelled) return;
+      if (json) addProducts([json], members.length + 1);
+    }
   }
   finishDownloads(productName);
+}
+
+// ---- the companion search -------------------------------------------------------------------
+
+/**
+ * Fits a companion to calibrated OIFITS `files` ({name, bytes}, jointly when several) in a
+ * worker of `pool` and shows it. Returns the JSON product `<stem>_companion.json` (the text
+ * `ami3 fit-binary --json` writes), or null if the search failed (said on the page).
+ */
+async function fitCompanion(pool, files, stem) {
+  $('companion').hidden = false;
+  $('companion-answer').textContent = 'Searching for a companion…';
+  let out;
+  try {
+    out = await pool.run({ type: 'companion', names: files.map((f) => f.name), files: files.map((f) => f.bytes), options: {} });
+  } catch (err) {
+    $('companion-answer').textContent = '';
+    note(`The companion search failed: ${err.message ?? err}`, true, $('companion-messages'));
+    return null;
+  }
+  state.companion = out.fit;
+  state.timings.companionFitMs = out.ms;
+  showCompanion(out, files);
+  return { name: `${stem}_companion.json`, bytes: new TextEncoder().encode(out.json) };
+}
+
+const fmt = (v, d) => (Number.isFinite(v) ? v.toFixed(d) : '–');
+
+/** The answer in words, the map, the numbers, data against model, and the contrast curves. */
+function showCompanion(out, files) {
+  const f = out.fit;
+  const sky = f.frame === 'sky';
+  const where = sky ? 'east of north' : 'from the detector\'s +y axis through −x';
+  const ambiguous = f.second_best && f.second_best.delta_chi2 < 9;
+  const ratio = f.ratio > 0 ? `, about ${fmt(1 / f.ratio, 0)} times fainter` : '';
+  $('companion-answer').textContent = f.detected
+    ? `Yes: a companion ${fmt(f.dmag, 2)} ± ${fmt(f.dmag_err, 2)} magnitudes fainter than the star${ratio}, ` +
+      `${fmt(f.sep_mas, 1)} ± ${fmt(f.sep_err_mas, 1)} mas away at position angle ${fmt(f.pa_deg, 1)} ± ${fmt(f.pa_err_deg, 1)}° ` +
+      `(${where}), detected at ${fmt(f.nsigma, 1)}σ.` +
+      (ambiguous ? ` But the position is ambiguous: ${fmt(f.second_best.sep_mas, 1)} mas at ${fmt(f.second_best.pa_deg, 1)}° fits almost as well (Δχ² ${fmt(f.second_best.delta_chi2, 1)}).` : '')
+    : `No companion found: the best candidate (${fmt(f.sep_mas, 0)} mas, PA ${fmt(f.pa_deg, 0)}°, Δmag ${fmt(f.dmag, 1)}) reaches ` +
+      `${fmt(f.nsigma, 1)}σ, and 5σ is needed. The contrast curve below says how faint a companion these data would have shown.`;
+  for (const w of out.warnings ?? []) note(w, false, $('companion-messages'));
+  if (!sky) note('These data carry no pointing (ROLL_REF = 0), so positions are in the detector frame: "east" is −x and "north" is +y.', false, $('companion-messages'));
+
+  const markers = [{ east: f.east_mas, north: f.north_mas, colour: '#ffffff', label: 'white ring: best fit' }];
+  if (f.second_best) {
+    const s = f.second_best;
+    const pa = (s.pa_deg * Math.PI) / 180;
+    markers.push({ east: s.sep_mas * Math.sin(pa), north: s.sep_mas * Math.cos(pa), colour: '#9a9a9a', label: 'grey ring: next best' });
+  }
+  $('companion-map').replaceChildren(skyMapFigure({
+    title: 'Δχ² of a companion at each position (linearised)',
+    map: out.map, markers, axis: sky ? ['East', 'North'] : ['−x (detector)', '+y (detector)'],
+  }));
+
+  const rows = [
+    ['separation', `${fmt(f.sep_mas, 2)} ± ${fmt(f.sep_err_mas, 2)} mas`],
+    ['position angle', `${fmt(f.pa_deg, 2)} ± ${fmt(f.pa_err_deg, 2)}° (${f.frame} frame)`],
+    ['contrast Δmag', `${fmt(f.dmag, 3)} ± ${fmt(f.dmag_err, 3)} (flux ratio ${fmt(f.ratio, 4)} ± ${fmt(f.ratio_err, 4)})`],
+    ['significance', `${fmt(f.nsigma, 1)}σ (Absil ${fmt(f.nsigma_absil, 1)}σ; CANDID-compatible ${fmt(f.candid.nsigma, 1)}σ)`],
+    ['χ²: single star, binary', `${fmt(f.chi2_null, 1)}, ${fmt(f.chi2_binary, 1)} for ${f.ndof} degrees of freedom`],
+    ['next best', f.second_best ? `${fmt(f.second_best.sep_mas, 1)} mas, PA ${fmt(f.second_best.pa_deg, 1)}°, Δχ² ${fmt(f.second_best.delta_chi2, 1)} worse` : 'none'],
+    ['files', f.files.map((x) => `${x.path} (${x.filter}, ${x.covariance})`).join('; ')],
+    ['time', `${fmt(f.seconds * 1000, 0)} ms (map, fit, errors, limits)`],
+  ];
+  $('companion-numbers').replaceChildren(...rows.map(([k, v]) => {
+    const tr = document.createElement('tr');
+    const th = document.createElement('th');
+    th.textContent = k;
+    const td = document.createElement('td');
+    td.textContent = v;
+    tr.append(th, td);
+    return tr;
+  }));
+
+  const cp = [];
+  out.closure_phases.forEach((c, i) => {
+    const x = c.data_deg.map((_, t) => t + 1 + (out.closure_phases.length > 1 ? (i - 0.5) * 0.3 : 0));
+    const tag = out.closure_phases.length > 1 ? ` (${c.path})` : '';
+    cp.push({ label: `measured${tag}`, x: x.map((v) => v - 0.1), y: c.data_deg, err: c.error_deg, colour: COLOURS[2 * i % COLOURS.length] });
+    cp.push({ label: `star + companion${tag}`, x: x.map((v) => v + 0.1), y: c.model_deg, colour: COLOURS[(2 * i + 1) % COLOURS.length] });
+  });
+  scatterChart($('companion-cp'), { xLabel: 'triangle', yLabel: 'closure phase (deg)', zeroLine: true, width: 640, height: 300, series: cp });
+
+  const sep = f.limits.map((p) => p.sep_mas);
+  const curve = (key, label, colour, dash) => ({ label, x: sep, y: f.limits.map((p) => p[key]), colour, line: true, dash });
+  const limitSeries = [
+    curve('dmag_3sigma_absil', 'Absil 3σ', COLOURS[0]),
+    curve('dmag_5sigma_absil', 'Absil 5σ', COLOURS[1]),
+    curve('dmag_5sigma_injection', 'injection 5σ', COLOURS[2]),
+    curve('dmag_3sigma_absil_p99', 'Absil 3σ, 1 %', COLOURS[0], [6, 4]),
+    curve('dmag_5sigma_absil_p99', 'Absil 5σ, 1 %', COLOURS[1], [6, 4]),
+    curve('dmag_5sigma_injection_p99', 'injection 5σ, 1 %', COLOURS[2], [6, 4]),
+  ];
+  if (f.detected) limitSeries.push({ label: 'the companion', x: [f.sep_mas], y: [f.dmag], err: [f.dmag_err], colour: '#000000' });
+  const n = f.files.reduce((a, x) => a + x.rank, 0);
+  scatterChart($('companion-limits'), {
+    xLabel: 'separation (mas)', yLabel: `Δmag (N = ${n}${f.limits_subtracted ? ', companion subtracted' : ''})`,
+    width: 640, height: 300, invertY: true, series: limitSeries,
+  });
+  const jwst1093 = files.some((x) => /jw01093/.test(x.name)) || f.files.some((x) => /jw01093/.test(x.path));
+  $('companion-credit').textContent = jwst1093 ? 'Data: JWST/NIRISS, programme 1093, MAST.' : '';
+}
+
+/** Calibrated OIFITS among the staged files: `_aminorm-oi` ones if any, else every `-oi.fits`. */
+function stagedOifits() {
+  const oi = staged.filter((e) => /-oi\.fits$/i.test(e.name));
+  const calibrated = oi.filter((e) => /_aminorm-oi\.fits$/i.test(e.name));
+  return calibrated.length ? calibrated : oi;
+}
+
+/** Dropped calibrated OIFITS files without an association: the companion search alone. */
+async function startFit() {
+  cancelRun();
+  const run = { cancelled: false, pool: new Pool(1, 1), t0: performance.now() };
+  current = run;
+  resetPage();
+  setStatus('running');
+  const entries = stagedOifits();
+  note(`Companion search on ${entries.map((e) => e.name).join(', ')}.`);
+  const files = await Promise.all(entries.map(async (e) => ({ name: e.name, bytes: await entryBytes(e) })));
+  const stem = entries[0].name.replace(/(_aminorm)?-oi\.fits$/i, '');
+  const json = await fitCompanion(run.pool, files, stem);
+  if (run.cancelled) return;
+  run.pool.terminate();
+  if (json) {
+    addProducts([json], 0);
+    finishDownloads(stem);
+  }
+  state.wallMs = performance.now() - run.t0;
+  setStatus('done');
+  current = null;
 }
 
 // ---- drawing the results -------------------------------------------------------------------

@@ -158,6 +158,72 @@ function colourBar(scale, heightPx) {
   return wrap;
 }
 
+// ---- the companion map -------------------------------------------------------------------
+
+/**
+ * The linearised Δχ² map of the companion search (Rust's DeltaChi2Map: row-major side x side,
+ * row k at north = (k - half) step, column l at east = (l - half) step, NaN outside the
+ * annulus), drawn as the sky is shown: North up, East left. `markers`: [{east, north, colour,
+ * label}] in mas, drawn as rings. `axis` names the two directions ("East"/"North", or the
+ * detector's "-x"/"+y"). The canvas keeps one pixel per map node.
+ */
+export function skyMapFigure({ title, map, markers = [], axis = ['East', 'North'], sizePx = 380 }) {
+  const fig = document.createElement('figure');
+  fig.className = 'image-figure sky-map';
+  const head = document.createElement('figcaption');
+  head.textContent = title;
+  fig.append(head);
+  const row = document.createElement('div');
+  row.className = 'image-row';
+  const { side, half, step_mas: step } = map;
+  const scale = imageScale(map.values);
+  scale.lo = 0;
+  const canvas = document.createElement('canvas');
+  canvas.width = side;
+  canvas.height = side;
+  canvas.style.width = `${sizePx}px`;
+  canvas.style.height = `${sizePx}px`;
+  canvas.setAttribute('role', 'img');
+  canvas.setAttribute('aria-label', title);
+  const ctx = canvas.getContext('2d');
+  const img = ctx.createImageData(side, side);
+  for (let k = 0; k < side; k++) {
+    for (let l = 0; l < side; l++) {
+      const v = map.values[k * side + l];
+      const o = ((side - 1 - k) * side + (side - 1 - l)) * 4;
+      if (Number.isFinite(v)) {
+        const i = colourIndex(v, scale) * 3;
+        img.data[o] = scale.lut[i];
+        img.data[o + 1] = scale.lut[i + 1];
+        img.data[o + 2] = scale.lut[i + 2];
+      } else {
+        img.data[o] = img.data[o + 1] = img.data[o + 2] = 235;
+      }
+      img.data[o + 3] = 255;
+    }
+  }
+  ctx.putImageData(img, 0, 0);
+  // Rings at the markers, in canvas pixels (one per node): column side-1-l, row side-1-k.
+  const perPx = side / sizePx;
+  ctx.lineWidth = 2.5 * perPx;
+  for (const m of markers) {
+    const x = side - 1 - (m.east / step + half) + 0.5;
+    const y = side - 1 - (m.north / step + half) + 0.5;
+    ctx.strokeStyle = m.colour;
+    ctx.beginPath();
+    ctx.arc(x, y, 9 * perPx, 0, 2 * Math.PI);
+    ctx.stroke();
+  }
+  const r = half * step;
+  const legend = document.createElement('p');
+  legend.className = 'small';
+  legend.textContent = `← ${axis[0]} · ${axis[1]} ↑ · ${r.toFixed(0)} mas from the centre to each edge · ` +
+    markers.map((m) => m.label).join(' · ');
+  row.append(canvas, colourBar(scale, sizePx));
+  fig.append(row, legend);
+  return fig;
+}
+
 // ---- scatter charts with error bars (uPlot) -----------------------------------------------
 
 export const COLOURS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b'];
@@ -173,9 +239,11 @@ function paddedRange(lo, hi, frac = 0.08) {
  * A scatter chart: `series` = [{label, x: [], y: [], err?: [], colour?}]. Points are not joined;
  * error bars (y +- err) are drawn by a draw hook. uPlot wants one shared, sorted x column, so
  * every point gets its own row and the other series are null there.
- * Options: xLabel, yLabel, width, height, zeroLine, square (same range on both axes, centred).
+ * Options: xLabel, yLabel, width, height, zeroLine, square (same range on both axes, centred),
+ * invertY (larger values down, as magnitudes are drawn). A series with `line: true` is drawn as
+ * a line through its points instead (`dash: [on, off]` for a dashed one).
  */
-export function scatterChart(target, { series, xLabel, yLabel, width = 440, height = 280, zeroLine = false, square = false, xRange = null }) {
+export function scatterChart(target, { series, xLabel, yLabel, width = 440, height = 280, zeroLine = false, square = false, xRange = null, invertY = false }) {
   const rows = [];
   series.forEach((s, k) => s.x.forEach((x, i) => {
     if (Number.isFinite(x) && Number.isFinite(s.y[i])) rows.push({ x, k, y: s.y[i], e: s.err?.[i] });
@@ -249,7 +317,7 @@ export function scatterChart(target, { series, xLabel, yLabel, width = 440, heig
     cursor: { drag: { x: false, y: false }, points: { show: false } },
     scales: {
       x: { time: false, range: () => xr },
-      y: { range: () => yRange },
+      y: { range: () => yRange, dir: invertY ? -1 : 1 },
     },
     axes: [
       { label: xLabel, stroke: '#333', grid: { stroke: '#eee' } },
@@ -259,6 +327,7 @@ export function scatterChart(target, { series, xLabel, yLabel, width = 440, heig
       { label: xLabel },
       ...series.map((s, k) => {
         const c = s.colour ?? COLOURS[k % COLOURS.length];
+        if (s.line) return { label: s.label, stroke: c, width: 2, dash: s.dash, spanGaps: true, points: { show: false } };
         return {
           label: s.label,
           stroke: c,

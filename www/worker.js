@@ -7,7 +7,8 @@
 //               (the association, the options object and the reference files they name); the
 //               worker builds one Rust `Reduction` per session and reuses it for the session's
 //               jobs. analyze: {bytes, expname}; combine: {results} (the Uint8Array `result`s of
-//               analyze jobs, from any worker).
+//               analyze jobs, from any worker). companion: {names, files, options}: the
+//               companion search on calibrated OIFITS files (Rust's fit_binary).
 // Messages out: {type: 'ready', build, threads, note} once, then per job {type: 'started', id},
 //               {type: 'progress', id, done, total}*  and  {type: 'done', id, value, ms}
 //               or {type: 'failed', id, message, fatal}.
@@ -79,6 +80,10 @@ function run(msg) {
     case 'combine': {
       const out = reductionFor(msg.session).combine(msg.results);
       return [out, transferables(productBytes(out.products))];
+    }
+    case 'companion': {
+      // the companion search on calibrated OIFITS files: {names, files, options}
+      return [lib.fit_binary(msg.names, msg.files, msg.options ?? {}), []];
     }
     case 'demo': {
       const files = lib.demo_files_js();

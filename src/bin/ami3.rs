@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 const USAGE: &str = "usage:
-  ami3 run ASN.json --out DIR [--save-averages] [--oifits true|false] [every analyze option]
+  ami3 run ASN.json --out DIR [--save-averages] [--oifits true|false] [--fit-binary] [every analyze option]
   ami3 analyze EXPOSURE.fits... --out DIR [--throughput FILE] [--nrm FILE] [--bandpass FILE]
        [--oversample N] [--affine2d commissioning|none|FILE] [--rotation-search \"START STOP STEP\"]
        [--psf-offset \"X Y\"] [--rotation DEG] [--usebp true|false] [--run-bpfix true|false]
@@ -204,13 +204,23 @@ fn run_command(args: &[String]) -> Result<bool> {
     for m in &combined.messages {
         println!("note: {m}");
     }
+    let mut fit_failed = false;
     if fit_binary {
         for p in combined
             .products
             .iter()
             .filter(|p| p.name.ends_with("_aminorm-oi.fits"))
         {
-            let report = fit_files(&[(p.name.clone(), p.bytes.clone())], &FitOptions::default())?;
+            // a failed search loses none of the products written above
+            let report =
+                match fit_files(&[(p.name.clone(), p.bytes.clone())], &FitOptions::default()) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        eprintln!("error: companion search: {e}");
+                        fit_failed = true;
+                        continue;
+                    }
+                };
             let stem = p.name.trim_end_matches("_aminorm-oi.fits");
             let json = fit_json(&report.fit);
             let path = write_file(&dir, &format!("{stem}_companion.json"), json.as_bytes())?;
@@ -232,7 +242,7 @@ fn run_command(args: &[String]) -> Result<bool> {
     for e in &errors {
         eprintln!("error: {e}");
     }
-    Ok(errors.is_empty())
+    Ok(errors.is_empty() && !fit_failed)
 }
 
 /// `ami3 demo --out DIR`: the simulated association the page's Demo button reduces, the same

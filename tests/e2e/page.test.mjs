@@ -80,7 +80,7 @@ function readDir(dir) {
 function runNative(asnPath, outDir, extraArgs = [], refs = true) {
   const refArgs = refs
     ? ['--throughput', path.join(DATA, 'throughput_f480m.fits'), '--nrm', path.join(DATA, 'nrm.fits')] : [];
-  const r = ami3(['run', asnPath, '--out', outDir, ...refArgs, ...extraArgs]);
+  const r = ami3(['run', asnPath, '--out', outDir, '--fit-binary', ...refArgs, ...extraArgs]);
   const files = readDir(outDir);
   assert.ok(files.size > 0, `ami3 run wrote nothing:\n${r.stdout}\n${r.stderr}`);
   return files;
@@ -143,8 +143,24 @@ async function checkDownloads(page, expected) {
   return got;
 }
 
+/**
+ * The companion JSON as text without its `seconds` (wall time, the one field that differs
+ * between runs) and, when `basenames`, with each files[].path reduced to the file's name.
+ */
+function companionText(bytes, basenames = false) {
+  const v = JSON.parse(Buffer.from(bytes).toString('utf8'));
+  assert.ok(typeof v.seconds === 'number' && v.seconds > 0, 'seconds is the time it took');
+  delete v.seconds;
+  if (basenames) for (const f of v.files) f.path = path.basename(f.path);
+  return JSON.stringify(v, null, 1);
+}
+
 /** Byte identity, with compareFits' account of the differences in the message when it fails. */
 function assertSameFile(name, bytes, expectedBytes, what) {
+  if (name.endsWith('_companion.json')) {
+    assert.equal(companionText(bytes), companionText(expectedBytes), `${name} (${what}), seconds aside`);
+    return;
+  }
   if (Buffer.compare(bytes, expectedBytes) === 0) return;
   const c = compareFits(bytes, expectedBytes);
   assert.fail(`${name} is not byte-identical (${what}): ${c.problems.join('; ') || 'same cards'}; ` +
@@ -372,12 +388,12 @@ for (const [label, server, query] of SETUPS) {
     if (!abdorNative) {
       const out = path.join(tmp, 'abdor-native');
       fs.mkdirSync(out);
-      const r = ami3(['run', path.join(ABDOR, 'asn.json'), '--out', out,
+      const r = ami3(['run', path.join(ABDOR, 'asn.json'), '--out', out, '--fit-binary',
         '--throughput', path.join(ABDOR, 'throughput_f480m.fits'), '--nrm', path.join(DATA, 'nrm.fits')]);
       assert.equal(r.status, 0, r.stderr);
       abdorNative = readDir(out);
       assert.ok([...abdorNative.keys()].some((n) => n.endsWith('_aminorm-oi.fits')), [...abdorNative.keys()].join(', '));
-      assert.equal(abdorNative.size, 10, [...abdorNative.keys()].join(', '));
+      assert.equal(abdorNative.size, 11, [...abdorNative.keys()].join(', '));
     }
     const { state } = await reduceAndCompare(new URL(query, urls[server]).href, ABDOR_INPUTS, abdorNative);
     assert.equal(state.calibrated_cp_deg.length, 35);
@@ -387,10 +403,10 @@ for (const [label, server, query] of SETUPS) {
 test('real data without a throughput file: the built-in F480M curve, the products of ami3 run without --throughput', { timeout: TIMEOUT_MS }, async () => {
   const out = path.join(tmp, 'abdor-builtin-native');
   fs.mkdirSync(out);
-  const r = ami3(['run', path.join(ABDOR, 'asn.json'), '--out', out, '--nrm', path.join(DATA, 'nrm.fits')]);
+  const r = ami3(['run', path.join(ABDOR, 'asn.json'), '--out', out, '--fit-binary', '--nrm', path.join(DATA, 'nrm.fits')]);
   assert.equal(r.status, 0, r.stderr);
   const expected = readDir(out);
-  assert.equal(expected.size, 10, [...expected.keys()].join(', '));
+  assert.equal(expected.size, 11, [...expected.keys()].join(', '));
   const files = ABDOR_INPUTS.filter((f) => !f.endsWith('throughput_f480m.fits'));
   const { state } = await reduceAndCompare(urls.isolated, files, expected);
   assert.ok(!state.messages.some((m) => m.startsWith('Throughput reference')), state.messages.join('; '));
@@ -412,3 +428,77 @@ for (const [label, server, query] of SETUPS) {
     await reduceAndCompare(new URL(query, urls[server]).href, flaggedDemo.files, flaggedDemo.expected);
   });
 }
+
+// The page's real-data example (www/examples/abdor-1093-f480m: the four F480M _cal files of
+// programme 1093, shipped with the page): its products equal `ami3 run` on the same files, the
+// companion section answers, and its markers sit where the fit puts the companion.
+test('JWST commissioning: AB Dor example: the products of ami3 run --fit-binary and the companion section', { timeout: TIMEOUT_MS }, async () => {
+  const out = path.join(tmp, 'abdor-example-native');
+  fs.mkdirSync(out);
+  const r = ami3(['run', path.join(ROOT, 'www/examples/abdor-1093-f480m/asn.json'), '--out', out, '--fit-binary']);
+  assert.equal(r.status, 0, r.stderr);
+  const expected = readDir(out);
+  const jsonName = [...expected.keys()].find((n) => n.endsWith('_companion.json'));
+  assert.ok(jsonName, [...expected.keys()].join(', '));
+  const cli = JSON.parse(expected.get(jsonName).toString('utf8'));
+
+  const { page, context, errors } = await openPage(urls.isolated);
+  await page.click('#abdor');
+  const state = await waitDone(page);
+  assert.deepEqual(state.members.filter((m) => m.error), []);
+  assert.equal(state.members.length, 4);
+  await checkDownloads(page, expected);
+  // the answer, in words, with the CLI's numbers
+  const fit = state.companion;
+  assert.ok(fit.detected && fit.nsigma >= 5, `detected: ${fit.nsigma}σ`);
+  assert.equal(fit.sep_mas, cli.sep_mas);
+  const answer = await page.locator('#companion-answer').textContent();
+  assert.match(answer, /^Yes: a companion/);
+  assert.ok(answer.includes(`${cli.sep_mas.toFixed(1)} ± ${cli.sep_err_mas.toFixed(1)} mas`), answer);
+  assert.match(await page.locator('#companion-credit').textContent(), /JWST\/NIRISS, programme 1093, MAST/);
+  assert.ok(await page.locator('#companion-cp canvas').count() > 0, 'data against model is drawn');
+  assert.ok(await page.locator('#companion-limits canvas').count() > 0, 'the contrast curves are drawn');
+  // the white ring of the best fit: map pixels on a circle of 9 CSS px around (east, north),
+  // East left and North up, are white (the map's own colours are viridis, never white)
+  const ring = await page.evaluate(({ east, north }) => {
+    const canvas = document.querySelector('#companion-map canvas');
+    const side = canvas.width;
+    const perPx = side / canvas.getBoundingClientRect().width;
+    const half = (side - 1) / 2;
+    const step = 1200 / (side - 1);
+    const x0 = side - 1 - (east / step + half) + 0.5;
+    const y0 = side - 1 - (north / step + half) + 0.5;
+    const ctx = canvas.getContext('2d');
+    let white = 0;
+    for (let k = 0; k < 16; k++) {
+      const a = (k * Math.PI) / 8;
+      const d = ctx.getImageData(Math.floor(x0 + 9 * perPx * Math.cos(a)), Math.floor(y0 + 9 * perPx * Math.sin(a)), 1, 1).data;
+      if (d[0] > 230 && d[1] > 230 && d[2] > 230) white += 1;
+    }
+    return { white, side };
+  }, { east: cli.east_mas, north: cli.north_mas });
+  assert.equal(ring.side, 601, 'the map spans ±600 mas at 2 mas');
+  assert.ok(ring.white >= 12, `the best-fit ring is at the fitted position: ${ring.white} of 16 points white`);
+  assert.deepEqual(errors, [], 'no console errors');
+  await context.close();
+});
+
+test('calibrated OIFITS dropped alone are fitted: the JSON of ami3 fit-binary', { timeout: TIMEOUT_MS }, async () => {
+  const out = path.join(tmp, 'abdor-example-native');
+  const oi = fs.readdirSync(out).find((n) => n.endsWith('_aminorm-oi.fits'));
+  const json = path.join(tmp, 'fit-binary.json');
+  const r = ami3(['fit-binary', path.join(out, oi), '--json', json]);
+  assert.equal(r.status, 0, r.stderr);
+  const { page, context, errors } = await openPage(urls.isolated);
+  await page.setInputFiles('#file-input', [path.join(out, oi)]);
+  const state = await waitDone(page);
+  assert.equal(state.members.length, 0, 'no reduction: a companion search only');
+  const links = page.locator('#product-list a[download]');
+  assert.equal(await links.count(), 1);
+  const { name, bytes } = await download(page, links.first());
+  assert.equal(name, oi.replace('_aminorm-oi.fits', '_companion.json'));
+  assert.equal(companionText(bytes, true), companionText(fs.readFileSync(json), true), 'the JSON of ami3 fit-binary, seconds aside');
+  assert.match(await page.locator('#companion-answer').textContent(), /^Yes: a companion/);
+  assert.deepEqual(errors, [], 'no console errors');
+  await context.close();
+});
