@@ -6,7 +6,7 @@
 //! reads the files they name. Where upstream types a value as a string ("-3 3 1", "0.0 0.0"),
 //! that form is accepted beside the typed one. No science here.
 
-use crate::analyze::exposure::{AffineChoice, AnalyzeParams, References};
+use crate::analyze::exposure::{AffineChoice, AnalyzeParams, References, MAX_OVERSAMPLE};
 use crate::error::{Error, Kind, Result};
 use crate::niriss::mask::parse_chooseholes;
 use crate::pipeline::PipelineOptions;
@@ -116,6 +116,15 @@ impl Options {
             return bad(
                 "oversample",
                 format!("must be an odd positive integer, got {}", self.oversample),
+            );
+        }
+        if self.oversample > MAX_OVERSAMPLE {
+            return bad(
+                "oversample",
+                format!(
+                    "at most {MAX_OVERSAMPLE} (the model's memory grows with its square), got {}",
+                    self.oversample
+                ),
             );
         }
         if !self.rotation.is_finite() {

@@ -100,6 +100,8 @@ pub fn fit_summary(an: &ExposureAnalysis) -> FitSummary {
         sx: an.affine.sx,
         sy: an.affine.sy,
         dropped: an.dropped.len(),
+        vis2_above_one: an.vis2_above_one,
+        no_fringes: an.no_fringes,
     }
 }
 

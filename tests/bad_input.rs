@@ -6,7 +6,7 @@ mod common;
 use ami3::analyze::exposure::AnalyzeParams;
 use ami3::error::{Input, Kind, Stage};
 use ami3::fits::{read_fits, write_fits, Hdu, HduData, Value};
-use ami3::steps::analyze_bytes;
+use ami3::steps::{analyze_bytes, ProductFile};
 use common::*;
 
 const GOOD: &str = "jw10005003001_03102_00001_nis_calints.fits";
@@ -166,9 +166,14 @@ fn mismatched_err_shape_is_an_error() {
 fn star_at_the_edge_is_an_error_not_a_panic() {
     let bytes = modified(|h| {
         let sci = image_mut(h, "SCI");
-        // a bright pixel in the corner of every integration
+        // a bright source (3 × 3 pixels: not a lone hot pixel) in the corner of every
+        // integration
         for k in 0..5 {
-            sci[k * 6400 + 79 * 80 + 79] = 1e12;
+            for r in 77..80 {
+                for c in 77..80 {
+                    sci[k * 6400 + r * 80 + c] = 1e12;
+                }
+            }
         }
     });
     let msg = analyze_err(
@@ -394,4 +399,268 @@ fn an_exposure_with_fewer_than_two_good_integrations_is_an_error_naming_why() {
         msg.contains("fewer than two remain") && msg.contains("no finite pixel"),
         "{msg}"
     );
+}
+
+/// Analyses `bytes` as `name` with every option at its default (integrations 1 and 2 only):
+/// the analysis and its products.
+fn reduce(bytes: &[u8], name: &str) -> (ami3::steps::AnalyzedExposure, Vec<ProductFile>) {
+    let params = AnalyzeParams {
+        firstfew: Some(2),
+        ..AnalyzeParams::default()
+    };
+    analyze_bytes(bytes, name, &references(), &params, planner(), &|_, _| {})
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// The product of `products` whose name ends with `suffix`, as HDUs.
+fn product(products: &[ProductFile], suffix: &str) -> Vec<Hdu> {
+    let p = products
+        .iter()
+        .find(|p| p.name.ends_with(suffix))
+        .unwrap_or_else(|| panic!("no {suffix}"));
+    read_fits(&p.bytes, &p.name).unwrap()
+}
+
+#[test]
+fn trailing_bytes_or_a_damaged_last_extension_are_a_note_not_an_error() {
+    let (_, clean) = reduce(&good_bytes(), "clean_calints.fits");
+    let mut trailing = good_bytes();
+    trailing.extend([b'x'; 100]);
+    // the last extension (ASDF) with its header overwritten
+    let mut damaged = good_bytes();
+    let hdus = read_fits(&damaged, GOOD).unwrap();
+    let last_header = {
+        // the offset of the last XTENSION card on a block boundary
+        (0..damaged.len() / 2880)
+            .rev()
+            .map(|b| b * 2880)
+            .find(|&o| damaged[o..].starts_with(b"XTENSION"))
+            .unwrap()
+    };
+    assert_eq!(hdus.last().unwrap().extname(), Some("ASDF"));
+    damaged[last_header + 80..last_header + 160].fill(b'#');
+    for (bytes, what) in [
+        (trailing, "100 stray bytes"),
+        (damaged, "HDU 5 (no EXTNAME)"),
+    ] {
+        let name = "odd_calints.fits";
+        let (a, products) = reduce(&bytes, name);
+        let note = a
+            .analysis
+            .notes
+            .iter()
+            .find(|n| n.contains("read as far as that"));
+        assert!(note.is_some(), "{what}: {:?}", a.analysis.notes);
+        // the same values as the clean file's (the names in the headers differ)
+        for suffix in ["_ami-oi.fits", "_amimulti-oi.fits"] {
+            let (got, want) = (product(&products, suffix), product(&clean, suffix));
+            for col in ["VIS2DATA", "VIS2ERR"] {
+                assert_eq!(
+                    column(&got, "OI_VIS2", col),
+                    column(&want, "OI_VIS2", col),
+                    "{what}"
+                );
+            }
+            assert_eq!(
+                column(&got, "OI_T3", "T3PHI"),
+                column(&want, "OI_T3", "T3PHI"),
+                "{what}"
+            );
+        }
+    }
+    // damage before DQ is read stays an error
+    let mut early = good_bytes();
+    early.truncate(early.len() / 2);
+    let e = analyze_bytes(
+        &early,
+        "early.fits",
+        &references(),
+        &AnalyzeParams::default(),
+        planner(),
+        &|_, _| {},
+    )
+    .unwrap_err();
+    assert_eq!(e.kind, Kind::MalformedHdu(3), "{e}");
+}
+
+#[test]
+fn a_hot_pixel_brighter_than_the_star_does_not_move_the_crop() {
+    let (clean, _) = reduce(&good_bytes(), "clean_calints.fits");
+    // one unflagged pixel at 1e7 in every integration, 25 pixels from the star
+    let bytes = modified(|h| {
+        let sci = image_mut(h, "SCI");
+        for k in 0..5 {
+            sci[k * 6400 + 14 * 80 + 14] = 1e7;
+        }
+    });
+    let (hot, _) = reduce(&bytes, "hot_calints.fits");
+    assert!(
+        hot.analysis.notes.iter().any(|n| n.contains("a hot pixel")),
+        "{:?}",
+        hot.analysis.notes
+    );
+    assert_eq!(hot.analysis.n, clean.analysis.n, "the crop is the star's");
+    // V² of a faint binary stay near the clean file's (a hot pixel inside the crop is
+    // found and repaired by the bad-pixel fix), and no warning of V² above 1
+    for (a, b) in hot
+        .analysis
+        .average
+        .vis2
+        .iter()
+        .zip(&clean.analysis.average.vis2)
+    {
+        assert!((a - b).abs() < 0.02, "V² {a} vs {b}");
+    }
+    assert_eq!(hot.analysis.vis2_above_one, 0);
+}
+
+#[test]
+fn no_star_warns_of_no_fringes_on_the_products() {
+    // a flat frame with noise and one faint bump: nothing like an AMI PSF
+    let bytes = modified(|h| {
+        let sci = image_mut(h, "SCI");
+        let mut rng = ami3::portable::Rng::new(3);
+        for (i, v) in sci.iter_mut().enumerate() {
+            let (r, c) = ((i % 6400) / 80, i % 80);
+            let bump =
+                50.0 * (-(((r as f64 - 40.0).powi(2) + (c as f64 - 40.0).powi(2)) / 200.0)).exp();
+            *v = 100.0 + bump + rng.normal();
+        }
+    });
+    let (a, products) = reduce(&bytes, "nostar_calints.fits");
+    assert!(a.analysis.no_fringes, "V² {:?}", a.analysis.average.vis2);
+    assert!(a
+        .analysis
+        .notes
+        .iter()
+        .any(|n| n.starts_with("warning: no fringes")));
+    let primary = &product(&products, "_ami-oi.fits")[0].header;
+    assert_eq!(
+        primary.get("AMI_WNOF"),
+        Some(&Value::Bool(true)),
+        "the warning is on the product"
+    );
+    // and a real exposure has neither warning
+    let (clean, products) = reduce(&good_bytes(), "clean_calints.fits");
+    assert!(!clean.analysis.no_fringes && clean.analysis.vis2_above_one == 0);
+    let primary = &product(&products, "_ami-oi.fits")[0].header;
+    assert!(primary.get("AMI_WNOF").is_none() && primary.get("AMI_WV2").is_none());
+}
+
+#[test]
+fn an_err_with_no_usable_value_gives_errors_from_the_residuals_with_a_note() {
+    let dir = data_dir().join("../abdor-1093/f480m");
+    let name = "jw01093012001_03102_00001_nis_cal.fits";
+    let mut hdus = read_fits(&read(&dir.join(name)), name).unwrap();
+    image_mut(&mut hdus, "ERR").fill(f64::NAN);
+    let bytes = write_fits(&hdus);
+    let (a, _) = analyze_bytes(
+        &bytes,
+        name,
+        &ami3::analyze::exposure::References::default(),
+        &AnalyzeParams::default(),
+        planner(),
+        &|_, _| {},
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(a
+        .analysis
+        .notes
+        .iter()
+        .any(|n| n.contains("ERR holds no finite positive value")));
+    let errs = &a.analysis.average.vis2_err;
+    assert!(
+        errs.iter().all(|e| e.is_finite() && *e > 1e-6),
+        "errors from the residuals: {errs:?}"
+    );
+}
+
+#[test]
+fn thousands_of_flagged_pixels_are_left_out_not_repaired_and_take_seconds() {
+    // integration 2 (index 1) with 1,500 flagged pixels in the crop, away from the core
+    let bytes = modified(|h| {
+        let dq = image_mut(h, "DQ");
+        let mut flagged = 0;
+        for r in 6..80 {
+            for c in 5..76 {
+                if flagged < 1500 && ((r as i64 - 44).abs() > 14 || (c as i64 - 40).abs() > 14) {
+                    dq[6400 + r * 80 + c] = 1.0;
+                    flagged += 1;
+                }
+            }
+        }
+    });
+    let start = std::time::Instant::now();
+    let (a, _) = reduce(&bytes, "flagged_calints.fits");
+    let secs = start.elapsed().as_secs_f64();
+    assert!(secs < 20.0, "{secs} s");
+    assert_eq!(a.analysis.integrations.len(), 2, "the integration is kept");
+    assert!(
+        a.analysis
+            .notes
+            .iter()
+            .any(|n| n.starts_with("integration 2:") && n.contains("left out of the fit")),
+        "{:?}",
+        a.analysis.notes
+    );
+    let (clean, _) = reduce(&good_bytes(), "clean_calints.fits");
+    for (x, y) in a.analysis.integrations[1]
+        .observables
+        .closure_phase_rad
+        .iter()
+        .zip(&clean.analysis.integrations[1].observables.closure_phase_rad)
+    {
+        assert!(
+            (x - y).to_degrees().abs() < 1.0,
+            "closure phases stay close: {x} vs {y}"
+        );
+    }
+}
+
+#[test]
+fn allocations_sized_by_the_input_are_bounded_with_a_named_error() {
+    use ami3::analyze::bandpass::from_throughput;
+    // a throughput in µm, and one spanning 1 Å to 1e12 Å
+    let t = references().throughput.unwrap();
+    let microns: Vec<f32> = t.wavelength_angstrom.iter().map(|w| w / 1e4).collect();
+    let e = from_throughput(&microns, &t.throughput).unwrap_err();
+    assert_eq!(e.kind, Kind::BadReference);
+    assert!(e.problem.contains("not in Angstrom"), "{e}");
+    let start = std::time::Instant::now();
+    let e = from_throughput(&[1.0, 2.0, 1e12], &[1.0, 1.0, 1.0]).unwrap_err();
+    assert!(
+        e.problem.contains("not in Angstrom") && start.elapsed().as_secs_f64() < 1.0,
+        "{e}"
+    );
+    // a 2,000-sample bandpass
+    let rows: Vec<String> = (0..2000)
+        .map(|i| format!("[1, {}e-6]", 4.6 + i as f64 * 1e-4))
+        .collect();
+    let e =
+        ami3::products::reffiles::bandpass_from_json(&format!("[{}]", rows.join(",")), "big.json")
+            .unwrap_err();
+    assert_eq!(
+        (e.input, e.kind),
+        (Input::File("big.json".into()), Kind::BadReference)
+    );
+    // oversample 41 and 1000000000001
+    for v in ["41", "1000000000001"] {
+        let mut o = ami3::options::Options::default();
+        let e = o
+            .set("--oversample", v)
+            .and_then(|_| o.validate(&ami3::options::cli_name))
+            .unwrap_err();
+        assert_eq!(e.input, Input::Option("--oversample".into()), "{v}: {e}");
+    }
+    // frames larger than the detector
+    let bytes = modified(|h| {
+        let sci = h.iter_mut().find(|x| x.extname() == Some("SCI")).unwrap();
+        sci.data = HduData::Image {
+            shape: vec![1, 10, 4096],
+            pixels: vec![1.0; 40960],
+        };
+        h.retain(|x| !matches!(x.extname(), Some("ERR" | "DQ")));
+    });
+    let e = analyze_err(&bytes, "wide_calints.fits", Kind::NotAmiExposure);
+    assert!(e.contains("larger than the 2048"), "{e}");
 }

@@ -11,6 +11,10 @@ use crate::niriss::filters::BandpassSample;
 pub const N_BINS: usize = 19;
 /// Samples with throughput at or below this fraction are trimmed from the ends.
 const TRIM_THROUGHPUT: f64 = 0.01;
+/// The most rows a throughput table may have (CRDS files have a few thousand).
+const MAX_THROUGHPUT_ROWS: usize = 1_000_000;
+/// Wavelengths NIRISS sees, Angstrom.
+const NIRISS_ANGSTROM: (f32, f32) = (5_000.0, 60_000.0);
 /// synphot's box sampling step, Angstrom.
 const BOX_STEP_ANGSTROM: f64 = 0.01;
 
@@ -43,6 +47,15 @@ pub fn from_throughput(
             "throughput wavelengths must be strictly increasing",
         ));
     }
+    if wavelength_angstrom.len() > MAX_THROUGHPUT_ROWS {
+        return Err(Error::unnamed(
+            Kind::BadReference,
+            format!(
+                "throughput table has {} rows: at most {MAX_THROUGHPUT_ROWS}",
+                wavelength_angstrom.len()
+            ),
+        ));
+    }
     let xs: Vec<f64> = wavelength_angstrom.iter().map(|&v| v as f64).collect();
     let ys: Vec<f64> = throughput.iter().map(|&v| (v as f64).max(0.0)).collect();
     let above: Vec<usize> = (0..ys.len()).filter(|&i| ys[i] > TRIM_THROUGHPUT).collect();
@@ -57,6 +70,18 @@ pub fn from_throughput(
     let kept = &wavelength_angstrom[lo..hi];
     let wmin = kept.iter().copied().fold(f32::INFINITY, f32::min);
     let wmax = kept.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    // synphot's 0.01 Å sampling makes the work (and memory) grow with the span: a curve outside
+    // NIRISS's wavelengths is in the wrong unit (µm or m), or not a NIRISS filter
+    if !(wmin >= NIRISS_ANGSTROM.0 && wmax <= NIRISS_ANGSTROM.1) {
+        return Err(Error::unnamed(
+            Kind::BadReference,
+            format!(
+                "throughput above 1 % from {wmin} to {wmax}: NIRISS sees {}–{} Å, so the \
+                 wavelength column is not in Angstrom (µm or m?) or not a NIRISS filter",
+                NIRISS_ANGSTROM.0, NIRISS_ANGSTROM.1
+            ),
+        ));
+    }
     let edges = linspace_f32(wmin, wmax, N_BINS + 1);
     let width = edges[1] - edges[0];
     let mut weights = Vec::with_capacity(N_BINS);

@@ -75,6 +75,15 @@ impl Default for AnalyzeParams {
     }
 }
 
+/// The largest `oversample`: the model's memory grows with its square (41 needs 2.6 GB).
+pub const MAX_OVERSAMPLE: usize = 15;
+/// The largest crop fitted: a SUB80 crop is at most 79 pixels wide.
+pub const MAX_CROP: usize = 255;
+/// The most flagged pixels the Fourier bad-pixel fix repairs in one integration: its cost grows
+/// with the cube of their number (real exposures have a few hundred); beyond it they are left
+/// out of the fit instead, with a note.
+pub const MAX_REPAIRED_PIXELS: usize = 1000;
+
 /// Reference data for the analysis.
 #[derive(Debug, Clone, Default)]
 pub struct References {
@@ -87,6 +96,8 @@ pub struct References {
 pub struct IntegrationFit {
     /// Which integration of the file this is (0-based): failed integrations are dropped.
     pub index: usize,
+    /// What the user should know about this integration's fit (the bad-pixel fix skipped).
+    pub note: Option<String>,
     pub observables: Observables,
     /// Coefficients normalised by the flux term (s0 = 1), upstream's SOLNS.
     pub coeffs_norm: Vec<f64>,
@@ -115,6 +126,10 @@ pub struct ExposureAnalysis {
     pub integrations: Vec<IntegrationFit>,
     /// Integrations (0-based) that could not be fitted and were left out, each with a note.
     pub dropped: Vec<usize>,
+    /// Baselines whose averaged V² exceeds 1.1 and 1 + 3σ (a warning on the products).
+    pub vis2_above_one: usize,
+    /// The median V² is below 0.01: no fringes (a warning on the products).
+    pub no_fringes: bool,
     /// Average over integrations with errors.
     pub average: ObservableSet,
     /// Things the user should know (defaults used, firstfew ignored, ...).
@@ -191,12 +206,15 @@ fn analysis_stages(
     planner: &Planner,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<ExposureAnalysis> {
-    let mut notes = Vec::new();
-    if params.oversample == 0 || params.oversample.is_multiple_of(2) {
+    let mut notes = exposure.warnings.clone();
+    if params.oversample == 0
+        || params.oversample.is_multiple_of(2)
+        || params.oversample > MAX_OVERSAMPLE
+    {
         return Err(Error::unnamed(
             Kind::BadOption,
             format!(
-                "oversample must be an odd positive integer, got {}",
+                "oversample must be an odd integer from 1 to {MAX_OVERSAMPLE}, got {}",
                 params.oversample
             ),
         )
@@ -216,7 +234,7 @@ fn analysis_stages(
         params,
         &mut notes,
     )?;
-    let pixels = PreparedPixels::new(exposure, &window, nint)?;
+    let pixels = PreparedPixels::new(exposure, &window, nint, &mut notes)?;
     let plan = FitPlan::new(
         refs,
         params,
@@ -231,6 +249,23 @@ fn analysis_stages(
     )?;
     let (integrations, dropped) = fit_integrations(&plan, &pixels, nint, &mut notes, progress)?;
     let average = average_over(&plan.orders, &integrations);
+    let vis2_above_one = vis2_above_one(&average);
+    // a star through the mask gives V² of order 1 on the short baselines; noise alone ~1e-4
+    let no_fringes = median(&average.vis2) < NO_FRINGE_VIS2;
+    if no_fringes {
+        notes.push(format!(
+            "warning: no fringes: the median V² is {:.1e}, below {NO_FRINGE_VIS2} (no star, or \
+             not through the mask?)",
+            median(&average.vis2)
+        ));
+    }
+    if vis2_above_one > 0 {
+        notes.push(format!(
+            "warning: V² is above 1.1 and 1 + 3σ on {vis2_above_one} of {} baselines: the \
+             model does not describe this image (no star, a saturated one, another mask?)",
+            average.vis2.len()
+        ));
+    }
     Ok(ExposureAnalysis {
         exposure_name: exposure.file_name.clone(),
         root: exposure.root(),
@@ -242,10 +277,29 @@ fn analysis_stages(
         n: pixels.n,
         integrations,
         dropped,
+        vis2_above_one,
+        no_fringes,
         average,
         notes,
     })
 }
+
+/// Baselines whose V² exceeds 1 by more than 3σ and by more than the few per cent a model
+/// mismatch gives a single star (simulated reference stars reach 1.004 ± 0.0007): physically
+/// impossible for any source, so a sign that the fit failed (no star, a hot pixel, another mask).
+fn vis2_above_one(average: &ObservableSet) -> usize {
+    average
+        .vis2
+        .iter()
+        .zip(&average.vis2_err)
+        .filter(|(v, e)| e.is_finite() && **v > 1.0 + (3.0 * **e).max(VIS2_TOLERANCE))
+        .count()
+}
+
+/// Below this median V² an exposure shows no fringes (a warning on the products).
+const NO_FRINGE_VIS2: f64 = 0.01;
+/// How far above 1 a V² may be before it is a warning, beyond 3σ.
+const VIS2_TOLERANCE: f64 = 0.1;
 
 /// Geometry from the NRM reference file (or the design values) and the hole subset.
 fn mask_geometry(
@@ -470,13 +524,28 @@ struct PreparedPixels {
 }
 
 impl PreparedPixels {
-    fn new(exposure: &CalExposure, window: &Window, nint: usize) -> Result<PreparedPixels> {
+    fn new(
+        exposure: &CalExposure,
+        window: &Window,
+        nint: usize,
+        notes: &mut Vec<String>,
+    ) -> Result<PreparedPixels> {
         let (ny, nx) = (window.ny, window.nx);
         let ref_rows = 4.min(ny.saturating_sub(9));
         let ty = ny - ref_rows;
         let mut data = vec![0.0; nint * ty * nx];
         let mut dq = vec![0u32; nint * ty * nx];
-        let mut err = exposure.err.as_ref().map(|_| vec![0.0; nint * ty * nx]);
+        // an ERR with no usable value would give errors of zero: treat it as absent
+        let err_usable = exposure
+            .err
+            .as_ref()
+            .is_some_and(|e| e.iter().any(|v| v.is_finite() && *v > 0.0));
+        if exposure.err.is_some() && !err_usable {
+            notes.push(
+                "ERR holds no finite positive value: errors come from the fit's residuals".into(),
+            );
+        }
+        let mut err = err_usable.then(|| vec![0.0; nint * ty * nx]);
         for k in 0..nint {
             for r in 0..ty {
                 for c in 0..nx {
@@ -510,19 +579,20 @@ impl PreparedPixels {
                 }
             }
         }
-        let peak = med
-            .iter()
-            .enumerate()
-            .filter(|(_, v)| v.is_finite())
-            .fold(None, |best: Option<(usize, f64)>, (i, &v)| match best {
-                Some((_, b)) if b >= v => best,
-                _ => Some((i, v)),
-            })
-            .ok_or_else(|| Error::analysis(Stage::Prepare, "no finite pixel in the median image"))?
-            .0;
-        let (pr, pc) = (peak / nx, peak % nx);
+        let (pr, pc) = psf_peak(&med, ty, nx, notes).ok_or_else(|| {
+            Error::analysis(Stage::Prepare, "no finite pixel in the median image")
+        })?;
         let half = pr.min(pc).min(ty - 1 - pr).min(nx - 1 - pc);
         let n = 2 * half + 1;
+        if n > MAX_CROP {
+            return Err(Error::analysis(
+                Stage::Prepare,
+                format!(
+                    "the crop around the star would be {n} × {n} pixels, more than {MAX_CROP}: \
+                     not an AMI subarray image"
+                ),
+            ));
+        }
         if n < 9 {
             return Err(Error::analysis(
                 Stage::Prepare,
@@ -553,6 +623,67 @@ impl PreparedPixels {
         }
         out
     }
+}
+
+/// The brightest pixel of `med` (ty × nx), as upstream centres the crop, unless it is an
+/// isolated hot pixel away from the PSF: then the brightest pixel of the PSF, found as the peak
+/// of the image smoothed (3 × 3) after clipping every pixel to its brightest neighbour, which
+/// flattens a lone hot pixel but not the PSF's core. (row, column).
+fn psf_peak(med: &[f64], ty: usize, nx: usize, notes: &mut Vec<String>) -> Option<(usize, usize)> {
+    let argmax = |values: &[f64], keep: &dyn Fn(usize) -> bool| {
+        values
+            .iter()
+            .enumerate()
+            .filter(|&(i, v)| v.is_finite() && keep(i))
+            .fold(None, |best: Option<(usize, f64)>, (i, &v)| match best {
+                Some((_, b)) if b >= v => best,
+                _ => Some((i, v)),
+            })
+            .map(|(i, _)| (i / nx, i % nx))
+    };
+    let brightest = argmax(med, &|_| true)?;
+    let neighbours = |r: usize, c: usize, radius: usize| {
+        let rows = r.saturating_sub(radius)..=(r + radius).min(ty - 1);
+        rows.flat_map(move |rr| {
+            (c.saturating_sub(radius)..=(c + radius).min(nx - 1)).map(move |cc| (rr, cc))
+        })
+    };
+    let clipped: Vec<f64> = (0..ty * nx)
+        .map(|i| {
+            let (r, c) = (i / nx, i % nx);
+            let around = neighbours(r, c, 1)
+                .filter(|&(rr, cc)| (rr, cc) != (r, c))
+                .map(|(rr, cc)| med[rr * nx + cc])
+                .filter(|v| v.is_finite())
+                .fold(f64::NEG_INFINITY, f64::max);
+            med[i].min(around)
+        })
+        .collect();
+    let smoothed: Vec<f64> = (0..ty * nx)
+        .map(|i| {
+            let v: Vec<f64> = neighbours(i / nx, i % nx, 1)
+                .map(|(rr, cc)| clipped[rr * nx + cc])
+                .filter(|v| v.is_finite())
+                .collect();
+            if v.is_empty() {
+                f64::NAN
+            } else {
+                v.iter().sum::<f64>() / v.len() as f64
+            }
+        })
+        .collect();
+    let (sr, sc) = argmax(&smoothed, &|_| true)?;
+    let near = |(r, c): (usize, usize)| r.abs_diff(sr) <= 2 && c.abs_diff(sc) <= 2;
+    if near(brightest) {
+        return Some(brightest);
+    }
+    let peak = argmax(med, &|i| near((i / nx, i % nx)))?;
+    notes.push(format!(
+        "the brightest pixel (row {}, column {} of the trimmed image) stands alone, a hot pixel: \
+         the crop is centred on the star's peak at row {}, column {}",
+        brightest.0, brightest.1, peak.0, peak.1
+    ));
+    Some(peak)
 }
 
 /// What is fixed for every integration's fit: the bad-pixel fixer, the centroider, the model
@@ -634,7 +765,25 @@ impl<'a> FitPlan<'a> {
                 "no finite pixel without DO_NOT_USE or JUMP_DET in the crop",
             ));
         }
-        if let Some(fixer) = &self.fixer {
+        // pixels the fix would repair: flagged or not finite
+        let to_repair = img
+            .iter()
+            .zip(&bad)
+            .filter(|(v, &b)| b || !v.is_finite())
+            .count();
+        let mut note = None;
+        let fixer = self.fixer.as_ref().filter(|_| {
+            let affordable = to_repair <= MAX_REPAIRED_PIXELS;
+            if !affordable {
+                note = Some(format!(
+                    "integration {}: {to_repair} flagged pixels in the crop, more than the \
+                     {MAX_REPAIRED_PIXELS} the bad-pixel fix repairs: left out of the fit instead",
+                    k + 1
+                ));
+            }
+            affordable
+        });
+        if let Some(fixer) = fixer {
             let d = ArrayViewMut2::from_shape((n, n), &mut img).expect("n x n");
             let b = ArrayViewMut2::from_shape((n, n), &mut bad).expect("n x n");
             fixer.fix(d, b).map_err(|e| Error {
@@ -646,7 +795,7 @@ impl<'a> FitPlan<'a> {
         let excluded: Vec<bool> = img
             .iter()
             .zip(&bad)
-            .map(|(v, &b)| !v.is_finite() || (self.params.usebp && b))
+            .map(|(v, &b)| !v.is_finite() || ((self.params.usebp || note.is_some()) && b))
             .collect();
         let view = ArrayView2::from_shape((n, n), &img).expect("n x n");
         let clean: Vec<f64> = img
@@ -702,6 +851,7 @@ impl<'a> FitPlan<'a> {
         };
         Ok(IntegrationFit {
             index: k,
+            note,
             observables,
             coeffs_norm,
             centroid_px: (cx, cy),
@@ -738,7 +888,10 @@ fn fit_integrations(
             .collect();
         for (k, fit) in (start..end).zip(fits) {
             match fit {
-                Ok(f) => integrations.push(f),
+                Ok(f) => {
+                    notes.extend(f.note.clone());
+                    integrations.push(f)
+                }
                 Err(e) if nint > 1 => dropped.push((k, e)),
                 Err(e) => return Err(e),
             }
@@ -942,6 +1095,7 @@ mod stage_tests {
             sci,
             err: None,
             dq: vec![0; nint * ny * nx],
+            warnings: Vec::new(),
         }
     }
 
@@ -998,7 +1152,7 @@ mod stage_tests {
             base(k, r, c) + if hot(k, r, c) { 1e4 } else { 0.0 }
         });
         let window = Window::of(&e).unwrap();
-        let p = PreparedPixels::new(&e, &window, nint).unwrap();
+        let p = PreparedPixels::new(&e, &window, nint, &mut Vec::new()).unwrap();
         // the 4 reference rows go: the star is at row 12 of the trimmed frame
         assert_eq!((p.ty, p.nx, p.centre), (26, 30, (12, 14)));
         // the crop reaches the nearest edge: 12 rows above the peak
@@ -1020,7 +1174,8 @@ mod stage_tests {
         );
 
         let edge = exposure(3, (30, 30), "SUB80", star(6, 27));
-        let err = PreparedPixels::new(&edge, &Window::of(&edge).unwrap(), 3).unwrap_err();
+        let err = PreparedPixels::new(&edge, &Window::of(&edge).unwrap(), 3, &mut Vec::new())
+            .unwrap_err();
         assert_eq!(
             err.kind,
             Kind::Analysis {
@@ -1105,7 +1260,7 @@ mod stage_tests {
             }
         });
         let window = Window::of(&e).unwrap();
-        let pixels = PreparedPixels::new(&e, &window, 2).unwrap();
+        let pixels = PreparedPixels::new(&e, &window, 2, &mut Vec::new()).unwrap();
         assert_eq!(pixels.n, n);
         let planner = Planner::new();
         let plan = FitPlan::new(

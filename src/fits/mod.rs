@@ -26,5 +26,5 @@ pub mod write;
 
 pub use hdu::{find_hdu, Column, ColumnData, Hdu, HduData, Table};
 pub use header::{Card, Header, Value};
-pub use read::read_fits;
+pub use read::{read_fits, read_fits_tolerant};
 pub use write::{try_write_fits, write_fits};

@@ -49,6 +49,27 @@ type Parse<T> = std::result::Result<T, Malformed>;
 
 /// Read every HDU of the FITS file `bytes`; `file_name` is only used in error messages.
 pub fn read_fits(bytes: &[u8], file_name: &str) -> Result<Vec<Hdu>> {
+    match read_fits_tolerant(bytes, file_name)? {
+        (hdus, None) => Ok(hdus),
+        (_, Some(damage)) => Err(damage),
+    }
+}
+
+/// Reads the HDUs of `bytes` up to the first damaged one after the primary HDU (damaged data,
+/// a broken header, stray bytes after the last HDU), and gives that damage beside the HDUs
+/// read: a caller that needs none of what follows may go on with a warning, as astropy does.
+/// A file whose primary HDU cannot be read is an error.
+pub fn read_fits_tolerant(bytes: &[u8], file_name: &str) -> Result<(Vec<Hdu>, Option<Error>)> {
+    let mut hdus = Vec::new();
+    match read_hdus(bytes, file_name, &mut hdus) {
+        Ok(()) => Ok((hdus, None)),
+        Err(e) if hdus.is_empty() => Err(e),
+        Err(e) => Ok((hdus, Some(e))),
+    }
+}
+
+/// Appends the HDUs of `bytes` to `hdus` until the end or the first problem.
+fn read_hdus(bytes: &[u8], file_name: &str, hdus: &mut Vec<Hdu>) -> Result<()> {
     let not_fits = |problem: String| Error::file(file_name, error::Kind::NotFits, problem);
     if bytes.is_empty() {
         return Err(not_fits("not a FITS file: the file is empty".into()));
@@ -59,7 +80,6 @@ pub fn read_fits(bytes: &[u8], file_name: &str) -> Result<Vec<Hdu>> {
             preview(bytes)
         )));
     }
-    let mut hdus = Vec::new();
     let mut offset = 0;
     loop {
         let number = hdus.len() + 1;
@@ -102,7 +122,7 @@ pub fn read_fits(bytes: &[u8], file_name: &str) -> Result<Vec<Hdu>> {
             || (rest.len().is_multiple_of(BLOCK_SIZE) && rest.iter().all(|&b| b == 0))
         {
             // Some writers leave whole blocks of zeros after the last HDU.
-            return Ok(hdus);
+            return Ok(());
         }
         if rest.starts_with(b"XTENSION") {
             continue;

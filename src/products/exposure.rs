@@ -3,13 +3,15 @@
 //! (wrong EXP_TYPE, missing SCI, wrong shapes, no finite or unflagged pixel) and says so by file.
 
 use crate::error::{Error, Kind, Result};
-use crate::fits::{find_hdu, read_fits, Hdu, HduData, Header};
+use crate::fits::{find_hdu, read_fits_tolerant, Hdu, HduData, Header};
 use crate::portable;
 
 /// DQ bit: do not use the pixel.
 pub const DO_NOT_USE: u32 = 1;
 /// DQ bit: a jump (cosmic ray) was detected.
 pub const JUMP_DET: u32 = 4;
+/// The side of the NIRISS detector: no frame is larger.
+pub const MAX_FRAME_SIDE: usize = 2048;
 
 /// One calibrated AMI exposure.
 #[derive(Debug, Clone)]
@@ -29,12 +31,29 @@ pub struct CalExposure {
     pub err: Option<Vec<f64>>,
     /// DQ bits, same shape (zeros when the file has no DQ).
     pub dq: Vec<u32>,
+    /// What was odd about the file but did not stop its analysis.
+    pub warnings: Vec<String>,
 }
 
 impl CalExposure {
     /// Reads and checks an exposure from FITS bytes.
+    /// Damage after the last extension the analysis reads (a broken ASDF extension, stray
+    /// bytes at the end) is a warning in [`CalExposure::warnings`], not an error, as astropy
+    /// reads such files; damage before SCI, ERR and DQ are all read is an error.
     pub fn from_bytes(bytes: &[u8], file_name: &str) -> Result<Self> {
-        let hdus = read_fits(bytes, file_name)?;
+        let (hdus, damage) = read_fits_tolerant(bytes, file_name)?;
+        if let Some(damage) = damage {
+            let needed = ["SCI", "ERR", "DQ"];
+            if needed.iter().any(|n| find_hdu(&hdus, n).is_none()) {
+                return Err(damage);
+            }
+            let mut e = Self::from_hdus(&hdus, file_name)?;
+            e.warnings.push(format!(
+                "{}; read as far as that (SCI, ERR and DQ are complete)",
+                damage.problem
+            ));
+            return Ok(e);
+        }
         Self::from_hdus(&hdus, file_name)
     }
 
@@ -93,6 +112,13 @@ impl CalExposure {
                 "SCI has shape {shape:?}: too small for an AMI image"
             )));
         }
+        // the detector is 2048 × 2048: a larger frame is not NIRISS data (and would size the
+        // analysis from the input)
+        if ny > MAX_FRAME_SIDE || nx > MAX_FRAME_SIDE {
+            return Err(err(format!(
+                "SCI frames are {ny} × {nx}: larger than the {MAX_FRAME_SIDE} × {MAX_FRAME_SIDE} detector"
+            )));
+        }
         let read_same_shape = |name: &str| -> Result<Option<Vec<f64>>> {
             match find_hdu(hdus, name) {
                 None => Ok(None),
@@ -141,6 +167,7 @@ impl CalExposure {
             sci,
             err: err_arr,
             dq,
+            warnings: Vec::new(),
         })
     }
 
@@ -168,7 +195,8 @@ impl CalExposure {
             );
         }
         if let (Some(d1), Some(d2)) = (h.get_f64("CDELT1"), h.get_f64("CDELT2")) {
-            return ((d1, d2), false);
+            // a negative increment is a legal axis flip, not a negative pixel
+            return ((d1.abs(), d2.abs()), false);
         }
         let default = 65.6 / 3.6e6;
         ((default, default), true)

@@ -115,6 +115,11 @@ impl NrmReference {
 
 /// A user bandpass from JSON: `{"bandpass": [[weight, wavelength_m], ...]}` (the ASDF tree
 /// layout of upstream.md §7.8) or a bare array of pairs, or the `{"rows": [...]}` form.
+/// The most samples a user bandpass may have.
+pub const MAX_BANDPASS_SAMPLES: usize = 200;
+/// Wavelengths NIRISS sees, metres (a value outside is in the wrong unit).
+pub const NIRISS_WAVELENGTH_M: (f64, f64) = (0.5e-6, 6.0e-6);
+
 pub fn bandpass_from_json(text: &str, file_name: &str) -> Result<Vec<BandpassSample>> {
     let v: serde_json::Value = serde_json::from_str(text).map_err(|e| {
         Error::file(
@@ -135,6 +140,17 @@ pub fn bandpass_from_json(text: &str, file_name: &str) -> Result<Vec<BandpassSam
                 "expected an array of [weight, wavelength_m] pairs",
             )
         })?;
+    // each sample is a monochromatic model: the memory of the model grows with their number
+    if rows.len() > MAX_BANDPASS_SAMPLES {
+        return Err(Error::file(
+            file_name,
+            Kind::BadReference,
+            format!(
+                "{} bandpass samples: at most {MAX_BANDPASS_SAMPLES} (the default has 19)",
+                rows.len()
+            ),
+        ));
+    }
     let mut out = Vec::with_capacity(rows.len());
     for (i, r) in rows.iter().enumerate() {
         let pair = r
@@ -142,7 +158,11 @@ pub fn bandpass_from_json(text: &str, file_name: &str) -> Result<Vec<BandpassSam
             .filter(|a| a.len() == 2)
             .and_then(|a| Some((a[0].as_f64()?, a[1].as_f64()?)));
         match pair {
-            Some((w, l)) if w.is_finite() && w >= 0.0 && l.is_finite() && l > 0.0 && l < 1e-4 => {
+            Some((w, l))
+                if w.is_finite()
+                    && w >= 0.0
+                    && (NIRISS_WAVELENGTH_M.0..NIRISS_WAVELENGTH_M.1).contains(&l) =>
+            {
                 out.push(BandpassSample {
                     weight: w,
                     wavelength_m: l,
@@ -152,7 +172,10 @@ pub fn bandpass_from_json(text: &str, file_name: &str) -> Result<Vec<BandpassSam
                 return Err(Error::file(
                     file_name,
                     Kind::BadReference,
-                    format!("row {i} is not a [weight >= 0, wavelength in metres] pair"),
+                    format!(
+                        "row {i} is not a [weight >= 0, wavelength in metres] pair with the \
+                         wavelength within NIRISS's 0.5–6 µm"
+                    ),
                 ))
             }
         }

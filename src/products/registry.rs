@@ -100,6 +100,10 @@ pub struct FitSummary {
     pub sy: f64,
     /// Integrations left out because they could not be fitted.
     pub dropped: usize,
+    /// Baselines whose V² exceeds 1.1 and 1 + 3σ (the fit failed to describe the image).
+    pub vis2_above_one: usize,
+    /// The image shows no fringes (median V² below 0.01).
+    pub no_fringes: bool,
 }
 
 /// Where a product comes from, beyond its kind.
@@ -152,6 +156,20 @@ pub fn primary_cards(kind: ProductKind, p: &Provenance) -> Vec<Card> {
                 "AMI_NDRP",
                 f.dropped as i64,
                 Some("integrations dropped: could not be fitted"),
+            ));
+        }
+        if f.vis2_above_one > 0 {
+            cards.push(Card::new(
+                "AMI_WV2",
+                f.vis2_above_one as i64,
+                Some("WARNING: baselines with V2 > 1.1 and 1 + 3 sigma"),
+            ));
+        }
+        if f.no_fringes {
+            cards.push(Card::new(
+                "AMI_WNOF",
+                true,
+                Some("WARNING: no fringes (median V2 < 0.01)"),
             ));
         }
     }
