@@ -318,6 +318,32 @@ test('a missing exposure is an error in the page; the others give the products o
   await context.close();
 });
 
+test('damaged members: one not FITS is an error by name, one with stray bytes is reduced; products as ami3 run', { timeout: TIMEOUT_MS }, async () => {
+  // the same damaged files for both: member 2 is text, member 3 has 100 stray bytes at the end
+  const dir = path.join(tmp, 'damaged');
+  const out = path.join(tmp, 'damaged-native');
+  fs.mkdirSync(dir);
+  fs.mkdirSync(out);
+  for (const f of ['asn.json', EXPOSURES[0], EXPOSURES[3]]) fs.copyFileSync(path.join(DATA, f), path.join(dir, f));
+  fs.writeFileSync(path.join(dir, EXPOSURES[1]), 'this is not a FITS file\n');
+  fs.writeFileSync(path.join(dir, EXPOSURES[2]), Buffer.concat([fs.readFileSync(path.join(DATA, EXPOSURES[2])), Buffer.alloc(100, 120)]));
+  const expected = runNative(path.join(dir, 'asn.json'), out, ['--firstfew', '2']);
+
+  const { page, context, errors } = await openPage(new URL('?firstfew=2', urls.isolated).href);
+  await page.setInputFiles('#file-input', [
+    ...['asn.json', ...EXPOSURES].map((f) => path.join(dir, f)),
+    path.join(DATA, 'throughput_f480m.fits'), path.join(DATA, 'nrm.fits')]);
+  const state = await waitDone(page);
+  const failed = state.members.filter((m) => m.error);
+  assert.equal(failed.length, 1, JSON.stringify(state.members));
+  assert.equal(failed[0].name, EXPOSURES[1]);
+  assert.match(failed[0].error, new RegExp(`${EXPOSURES[1]}: not a FITS file`));
+  assert.equal(state.members.filter((m) => !m.error).length, 3, 'the member with stray bytes is reduced');
+  await checkDownloads(page, expected);
+  assert.deepEqual(errors, [], 'no console errors');
+  await context.close();
+});
+
 test('options: an uploaded affine2d JSON, oifits off, save_averages on, as ami3 run', { timeout: TIMEOUT_MS }, async () => {
   const affine = path.join(tmp, 'small_rotation_affine.json');
   fs.writeFileSync(affine, JSON.stringify({ rotradccw: 0.01 }));
