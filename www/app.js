@@ -435,6 +435,10 @@ async function startRun() {
 
 let sessions = 0;
 
+// The largest exposure file the page analyses: a worker holds it whole in its WebAssembly memory
+// (at most 4 GiB) and needs about six times its size while analysing it.
+const MAX_PAGE_FILE_BYTES = 512 * 2 ** 20;
+
 async function reduce(run) {
   const { asnEntry, members, throughput, nrm } = await classify();
   if (!asnEntry) {
@@ -490,6 +494,13 @@ async function reduce(run) {
     const entry = byName.get(baseName(m.expname));
     if (!entry) {
       failCard(card, record, `${m.expname}: not among the dropped files.`);
+      return null;
+    }
+    const size = entry.file?.size ?? entry.bytes?.length ?? 0;
+    if (size > MAX_PAGE_FILE_BYTES) {
+      failCard(card, record, `${m.expname}: ${(size / 2 ** 30).toFixed(2)} GiB is too large for the page, which ` +
+        `holds a file whole in the worker's WebAssembly memory (4 GiB at most, about six times the file while ` +
+        `it is analysed): at most ${MAX_PAGE_FILE_BYTES / 2 ** 20} MiB here. Reduce it with ami3 run.`);
       return null;
     }
     try {
