@@ -664,3 +664,52 @@ fn allocations_sized_by_the_input_are_bounded_with_a_named_error() {
     let e = analyze_err(&bytes, "wide_calints.fits", Kind::NotAmiExposure);
     assert!(e.contains("larger than the 2048"), "{e}");
 }
+
+#[test]
+fn an_nrm_file_with_impossible_holes_or_a_tiny_frame_is_not_a_silent_answer() {
+    // 100 m holes: the model cannot describe the image; the products say so
+    let mut refs = references();
+    refs.nrm.as_mut().unwrap().hole_flat_to_flat_m = 100.0;
+    let params = AnalyzeParams {
+        firstfew: Some(2),
+        ..AnalyzeParams::default()
+    };
+    match analyze_bytes(
+        &good_bytes(),
+        "holes_calints.fits",
+        &refs,
+        &params,
+        planner(),
+        &|_, _| {},
+    ) {
+        Ok((a, _)) => assert!(
+            a.analysis.vis2_above_one > 0 || a.analysis.no_fringes,
+            "no warning: V² {:?}",
+            a.analysis.average.vis2
+        ),
+        Err(e) => assert!(e.to_string().contains("holes_calints.fits"), "{e}"),
+    }
+    // a 9 × 9 frame: too small to crop an AMI image, by name
+    let bytes = modified(|h| {
+        for x in h.iter_mut() {
+            if let HduData::Image { shape, pixels } = &mut x.data {
+                if shape.len() == 3 {
+                    let old = pixels.clone();
+                    *pixels = (0..5 * 81)
+                        .map(|i| old[(i / 81) * 6400 + (36 + (i % 81) / 9) * 80 + 36 + i % 9])
+                        .collect();
+                    *shape = vec![5, 9, 9];
+                }
+            }
+        }
+    });
+    let msg = analyze_err(
+        &bytes,
+        "tiny_calints.fits",
+        Kind::Analysis {
+            stage: Stage::Prepare,
+            integration: None,
+        },
+    );
+    assert!(msg.contains("too close to crop"), "{msg}");
+}
