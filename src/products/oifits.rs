@@ -227,29 +227,38 @@ pub fn copied_primary(input: &Header) -> Header {
     Header::from_cards(cards)
 }
 
-impl OiProduct<'_> {
-    pub fn to_hdus(&self) -> Vec<Hdu> {
-        let m = self.meta;
-        let holes = &self.geometry.holes;
-        let nh = holes.len();
-        let sets: Vec<&ObservableSet> = match &self.data {
-            OiData::Averaged(s) => vec![*s],
-            OiData::PerIntegration(v) => v.iter().collect(),
-        };
-        let mjds: Vec<f64> = match &self.data {
-            OiData::Averaged(_) => vec![m.mjd_mean],
-            OiData::PerIntegration(_) => m.mjd_per_integration.clone(),
-        };
-        // the hole orders of niriss::mask (the same lists analyze::observables uses)
-        let (baselines, triangles, quads) = (
-            crate::niriss::mask::baselines(nh),
-            crate::niriss::mask::triangles(nh),
-            crate::niriss::mask::quads(nh),
-        );
-        let eqt = sky_centres(&effective_centres(self.geometry, self.affine), m);
-        let sta = |h: usize| (holes[h] + 1) as i16;
+fn revn() -> Card {
+    Card::new("OI_REVN", 2i64, Some("OIFITS revision"))
+}
 
-        // PRIMARY
+fn arrname() -> Card {
+    Card::new("ARRNAME", "jwst_ami", Some("array name"))
+}
+
+fn insname() -> Card {
+    Card::new("INSNAME", "NIRISS", Some("instrument name"))
+}
+
+impl OiProduct<'_> {
+    /// The product's HDUs: PRIMARY, OI_ARRAY, OI_TARGET, OI_T3, OI_VIS, OI_VIS2, OI_Q4,
+    /// OI_WAVELENGTH (upstream's order), one function per table below.
+    pub fn to_hdus(&self) -> Vec<Hdu> {
+        let rows = Rows::of(self);
+        vec![
+            Hdu::primary(self.primary_header()),
+            rows.array_hdu(),
+            self.target_hdu(),
+            rows.t3_hdu(),
+            rows.vis_hdu(),
+            rows.vis2_hdu(),
+            rows.q4_hdu(),
+            self.wavelength_hdu(),
+        ]
+    }
+
+    /// The input's primary keywords with the OIFITS2 ones and the step's.
+    fn primary_header(&self) -> Header {
+        let m = self.meta;
         let mut primary = copied_primary(&m.input_primary);
         let set = |h: &mut Header, k: &str, v: Value, c: &str| h.set(k, v, Some(c));
         set(
@@ -286,54 +295,42 @@ impl OiProduct<'_> {
                 "taken from DATE-OBS",
             );
         }
-        set(
-            &mut primary,
-            "CONTENT",
-            Value::Str("OIFITS2".into()),
-            "OIFITS version 2 file",
-        );
-        set(
-            &mut primary,
-            "OBSERVER",
-            Value::Str(m.pi_name.clone()),
-            "principal investigator",
-        );
-        set(
-            &mut primary,
-            "INSMODE",
-            Value::Str(m.pupil.clone()),
-            "pupil element",
-        );
-        set(
-            &mut primary,
-            "OBJECT",
-            Value::Str(m.object.clone()),
-            "target name",
-        );
-        set(
-            &mut primary,
-            "ROLL_REF",
-            Value::Float(m.roll_ref_deg),
-            "[deg] V3 roll angle at the ref point",
-        );
-        set(
-            &mut primary,
-            "V3I_YANG",
-            Value::Float(m.v3i_yang_deg),
-            "[deg] angle from V3 axis to Ideal y axis",
-        );
-        set(
-            &mut primary,
-            "VPARITY",
-            Value::Int(m.vparity),
-            "relative sense of rotation",
-        );
-        set(
-            &mut primary,
-            "UVAFFINE",
-            Value::Bool(true),
-            "UCOORD/VCOORD include the fitted affine",
-        );
+        for (key, value, comment) in [
+            (
+                "CONTENT",
+                Value::Str("OIFITS2".into()),
+                "OIFITS version 2 file",
+            ),
+            (
+                "OBSERVER",
+                Value::Str(m.pi_name.clone()),
+                "principal investigator",
+            ),
+            ("INSMODE", Value::Str(m.pupil.clone()), "pupil element"),
+            ("OBJECT", Value::Str(m.object.clone()), "target name"),
+            (
+                "ROLL_REF",
+                Value::Float(m.roll_ref_deg),
+                "[deg] V3 roll angle at the ref point",
+            ),
+            (
+                "V3I_YANG",
+                Value::Float(m.v3i_yang_deg),
+                "[deg] angle from V3 axis to Ideal y axis",
+            ),
+            (
+                "VPARITY",
+                Value::Int(m.vparity),
+                "relative sense of rotation",
+            ),
+            (
+                "UVAFFINE",
+                Value::Bool(true),
+                "UCOORD/VCOORD include the fitted affine",
+            ),
+        ] {
+            set(&mut primary, key, value, comment);
+        }
         for c in &self.extra_primary {
             primary.set(
                 &c.key,
@@ -341,95 +338,12 @@ impl OiProduct<'_> {
                 c.comment.as_deref(),
             );
         }
-        let date_card = Card::new(
-            "DATE-OBS",
-            m.date_obs.as_str(),
-            Some("UTC start of the exposure"),
-        );
-        let revn = Card::new("OI_REVN", 2i64, Some("OIFITS revision"));
-        let arrname = Card::new("ARRNAME", "jwst_ami", Some("array name"));
-        let insname = Card::new("INSNAME", "NIRISS", Some("instrument name"));
+        primary
+    }
 
-        // OI_ARRAY
-        let nset = sets.len();
-        let mut piston = vec![0.0; nh * nset];
-        let mut piston_err = vec![0.0; nh * nset];
-        for (k, s) in sets.iter().enumerate() {
-            for h in 0..nh {
-                piston[h * nset + k] = s.piston_rad[h].to_degrees();
-                piston_err[h * nset + k] = s.piston_err_rad[h].to_degrees();
-            }
-        }
-        let mut array_cols = vec![
-            str_col(
-                "TEL_NAME",
-                16,
-                holes.iter().map(|h| format!("A{}", h + 1)).collect(),
-            ),
-            str_col(
-                "STA_NAME",
-                16,
-                holes.iter().map(|h| format!("A{}", h + 1)).collect(),
-            ),
-            i16_col("STA_INDEX", 1, (0..nh).map(sta).collect()),
-            f32_col(
-                "DIAMETER",
-                vec![self.geometry.hole_flat_to_flat_m as f32; nh],
-                Some("m"),
-            ),
-            f64_col(
-                "STAXYZ",
-                3,
-                self.geometry
-                    .centres_inst_m
-                    .iter()
-                    .flat_map(|c| [c[0], c[1], 0.0])
-                    .collect(),
-                Some("m"),
-            ),
-            f64_col(
-                "FOV",
-                1,
-                vec![m.pixscale_arcsec * m.fov_pixels as f64; nh],
-                Some("arcsec"),
-            ),
-            str_col("FOVTYPE", 6, vec!["RADIUS".into(); nh]),
-            f64_col(
-                "CTRS_EQT",
-                2,
-                eqt.iter().flat_map(|c| [c[0], c[1]]).collect(),
-                Some("m"),
-            ),
-        ];
-        match self.calibrator_pistons {
-            Some((pc, pc_err)) => {
-                let pe: Vec<f64> = (0..nh)
-                    .map(|h| portable::hypot(piston_err[h], pc_err[h].to_degrees()))
-                    .collect();
-                array_cols.push(f64_col("PISTON_T", 1, piston.clone(), Some("deg")));
-                array_cols.push(f64_col("PISTON_C", 1, deg(pc), Some("deg")));
-                array_cols.push(f64_col("PIST_ERR", 1, pe, Some("deg")));
-            }
-            None => {
-                array_cols.push(f64_col("PISTONS", nset, piston, Some("deg")));
-                array_cols.push(f64_col("PIST_ERR", nset, piston_err, Some("deg")));
-            }
-        }
-        let array_hdu = Hdu::bintable(
-            "OI_ARRAY",
-            Table::new(nh, array_cols),
-            vec![
-                revn.clone(),
-                arrname.clone(),
-                Card::new("FRAME", "SKY", Some("coordinate frame")),
-                Card::new("ARRAYX", 0.0, Some("[m] array centre x")),
-                Card::new("ARRAYY", 0.0, Some("[m] array centre y")),
-                Card::new("ARRAYZ", 0.0, Some("[m] array centre z")),
-            ],
-        );
-
-        // OI_TARGET
-        let target_hdu = Hdu::bintable(
+    fn target_hdu(&self) -> Hdu {
+        let m = self.meta;
+        Hdu::bintable(
             "OI_TARGET",
             Table::new(
                 1,
@@ -453,85 +367,259 @@ impl OiProduct<'_> {
                     str_col("SPECTYP", 32, vec!["UNKNOWN".into()]),
                 ],
             ),
-            vec![revn.clone()],
+            vec![revn()],
+        )
+    }
+
+    fn wavelength_hdu(&self) -> Hdu {
+        let m = self.meta;
+        Hdu::bintable(
+            "OI_WAVELENGTH",
+            Table::new(
+                1,
+                vec![
+                    f32_col("EFF_WAVE", vec![m.eff_wave_m as f32], Some("m")),
+                    f32_col("EFF_BAND", vec![m.eff_band_m as f32], Some("m")),
+                ],
+            ),
+            vec![revn(), insname()],
+        )
+    }
+}
+
+/// What the data tables of one product share: the observable sets (one, or one per
+/// integration: rows are integration-major, then in baseline/triangle/quad order), their MJDs,
+/// the hole centres on the sky and the hole orders of `niriss::mask` (the lists
+/// `analyze::observables` uses).
+struct Rows<'a> {
+    product: &'a OiProduct<'a>,
+    sets: Vec<&'a ObservableSet>,
+    mjds: Vec<f64>,
+    eqt: Vec<[f64; 2]>,
+    baselines: Vec<[usize; 2]>,
+    triangles: Vec<[usize; 3]>,
+    quads: Vec<[usize; 4]>,
+}
+
+impl<'a> Rows<'a> {
+    fn of(product: &'a OiProduct<'a>) -> Self {
+        let m = product.meta;
+        let nh = product.geometry.holes.len();
+        let (sets, mjds): (Vec<&ObservableSet>, Vec<f64>) = match &product.data {
+            OiData::Averaged(s) => (vec![*s], vec![m.mjd_mean]),
+            OiData::PerIntegration(v) => (v.iter().collect(), m.mjd_per_integration.clone()),
+        };
+        Rows {
+            product,
+            sets,
+            mjds,
+            eqt: sky_centres(&effective_centres(product.geometry, product.affine), m),
+            baselines: crate::niriss::mask::baselines(nh),
+            triangles: crate::niriss::mask::triangles(nh),
+            quads: crate::niriss::mask::quads(nh),
+        }
+    }
+
+    fn nset(&self) -> usize {
+        self.sets.len()
+    }
+
+    /// The STA_INDEX of hole `h` (1-based, in the full mask's numbering).
+    fn sta(&self, h: usize) -> i16 {
+        (self.product.geometry.holes[h] + 1) as i16
+    }
+
+    /// (u, v) of the baseline from hole `a` to hole `b`, metres on the sky.
+    fn uv(&self, a: usize, b: usize) -> (f64, f64) {
+        let e = &self.eqt;
+        let d = [e[a][0] - e[b][0], e[a][1] - e[b][1]];
+        (d[1], d[0])
+    }
+
+    /// TARGET_ID, TIME, MJD, INT_TIME for `nrows_per` rows per set.
+    fn common(&self, nrows_per: usize) -> Vec<Column> {
+        let rows = nrows_per * self.nset();
+        vec![
+            i16_col("TARGET_ID", 1, vec![1; rows]),
+            f64_col("TIME", 1, vec![0.0; rows], Some("s")),
+            f64_col(
+                "MJD",
+                1,
+                self.mjds
+                    .iter()
+                    .flat_map(|&t| std::iter::repeat_n(t, nrows_per))
+                    .collect(),
+                Some("day"),
+            ),
+            f64_col(
+                "INT_TIME",
+                1,
+                vec![self.product.meta.int_time_s; rows],
+                Some("s"),
+            ),
+        ]
+    }
+
+    /// One field of every set, set after set.
+    fn flat(&self, f: &dyn Fn(&ObservableSet) -> Vec<f64>) -> Vec<f64> {
+        self.sets.iter().flat_map(|s| f(s)).collect()
+    }
+
+    /// Per-row values of one set, repeated for every set.
+    fn repeat_rows(&self, v: Vec<f64>) -> Vec<f64> {
+        (0..self.nset()).flat_map(|_| v.clone()).collect()
+    }
+
+    fn flags(&self, rows: usize) -> Column {
+        Column::new(
+            "FLAG",
+            ColumnData::Bool {
+                repeat: 1,
+                values: vec![false; rows * self.nset()],
+            },
+        )
+    }
+
+    fn data_header(&self, extra: Vec<Card>) -> Vec<Card> {
+        let date = Card::new(
+            "DATE-OBS",
+            self.product.meta.date_obs.as_str(),
+            Some("UTC start of the exposure"),
         );
+        let mut h = vec![revn(), date, arrname(), insname()];
+        h.extend(extra);
+        h
+    }
 
-        // rows: integration-major, then baseline/triangle/quad order
-        let uv = |a: usize, b: usize| {
-            let d = [eqt[a][0] - eqt[b][0], eqt[a][1] - eqt[b][1]];
-            (d[1], d[0])
-        };
-        let common = |nrows_per: usize| -> Vec<Column> {
-            let rows = nrows_per * nset;
-            vec![
-                i16_col("TARGET_ID", 1, vec![1; rows]),
-                f64_col("TIME", 1, vec![0.0; rows], Some("s")),
-                f64_col(
-                    "MJD",
-                    1,
-                    mjds.iter()
-                        .flat_map(|&t| std::iter::repeat_n(t, nrows_per))
-                        .collect(),
-                    Some("day"),
-                ),
-                f64_col("INT_TIME", 1, vec![m.int_time_s; rows], Some("s")),
-            ]
-        };
-        let flat = |f: &dyn Fn(&ObservableSet) -> Vec<f64>| -> Vec<f64> {
-            sets.iter().flat_map(|s| f(s)).collect()
-        };
-        let repeat_rows = |v: Vec<f64>| -> Vec<f64> { (0..nset).flat_map(|_| v.clone()).collect() };
-        let flags = |rows: usize| {
-            Column::new(
-                "FLAG",
-                ColumnData::Bool {
-                    repeat: 1,
-                    values: vec![false; rows * nset],
-                },
-            )
-        };
-        let data_header = |extra: Vec<Card>| {
-            let mut h = vec![
-                revn.clone(),
-                date_card.clone(),
-                arrname.clone(),
-                insname.clone(),
-            ];
-            h.extend(extra);
-            h
-        };
-        let nb = baselines.len();
-        let bu: Vec<f64> = baselines.iter().map(|&[a, b]| uv(a, b).0).collect();
-        let bv: Vec<f64> = baselines.iter().map(|&[a, b]| uv(a, b).1).collect();
-        let bsta: Vec<i16> = (0..nset)
-            .flat_map(|_| baselines.iter().flat_map(|&[a, b]| [sta(a), sta(b)]))
+    /// Baseline (u, v) and STA_INDEX columns' values.
+    fn baseline_uv(&self) -> (Vec<f64>, Vec<f64>, Vec<i16>) {
+        let bu = self
+            .baselines
+            .iter()
+            .map(|&[a, b]| self.uv(a, b).0)
             .collect();
+        let bv = self
+            .baselines
+            .iter()
+            .map(|&[a, b]| self.uv(a, b).1)
+            .collect();
+        let sta = (0..self.nset())
+            .flat_map(|_| {
+                self.baselines
+                    .iter()
+                    .flat_map(|&[a, b]| [self.sta(a), self.sta(b)])
+            })
+            .collect();
+        (bu, bv, sta)
+    }
 
-        let mut vis_cols = common(nb);
+    fn array_hdu(&self) -> Hdu {
+        let (p, m) = (self.product, self.product.meta);
+        let holes = &p.geometry.holes;
+        let (nh, nset) = (holes.len(), self.nset());
+        let mut piston = vec![0.0; nh * nset];
+        let mut piston_err = vec![0.0; nh * nset];
+        for (k, s) in self.sets.iter().enumerate() {
+            for h in 0..nh {
+                piston[h * nset + k] = s.piston_rad[h].to_degrees();
+                piston_err[h * nset + k] = s.piston_err_rad[h].to_degrees();
+            }
+        }
+        let names: Vec<String> = holes.iter().map(|h| format!("A{}", h + 1)).collect();
+        let mut array_cols = vec![
+            str_col("TEL_NAME", 16, names.clone()),
+            str_col("STA_NAME", 16, names),
+            i16_col("STA_INDEX", 1, (0..nh).map(|h| self.sta(h)).collect()),
+            f32_col(
+                "DIAMETER",
+                vec![p.geometry.hole_flat_to_flat_m as f32; nh],
+                Some("m"),
+            ),
+            f64_col(
+                "STAXYZ",
+                3,
+                p.geometry
+                    .centres_inst_m
+                    .iter()
+                    .flat_map(|c| [c[0], c[1], 0.0])
+                    .collect(),
+                Some("m"),
+            ),
+            f64_col(
+                "FOV",
+                1,
+                vec![m.pixscale_arcsec * m.fov_pixels as f64; nh],
+                Some("arcsec"),
+            ),
+            str_col("FOVTYPE", 6, vec!["RADIUS".into(); nh]),
+            f64_col(
+                "CTRS_EQT",
+                2,
+                self.eqt.iter().flat_map(|c| [c[0], c[1]]).collect(),
+                Some("m"),
+            ),
+        ];
+        match p.calibrator_pistons {
+            Some((pc, pc_err)) => {
+                let pe: Vec<f64> = (0..nh)
+                    .map(|h| portable::hypot(piston_err[h], pc_err[h].to_degrees()))
+                    .collect();
+                array_cols.push(f64_col("PISTON_T", 1, piston.clone(), Some("deg")));
+                array_cols.push(f64_col("PISTON_C", 1, deg(pc), Some("deg")));
+                array_cols.push(f64_col("PIST_ERR", 1, pe, Some("deg")));
+            }
+            None => {
+                array_cols.push(f64_col("PISTONS", nset, piston, Some("deg")));
+                array_cols.push(f64_col("PIST_ERR", nset, piston_err, Some("deg")));
+            }
+        }
+        Hdu::bintable(
+            "OI_ARRAY",
+            Table::new(nh, array_cols),
+            vec![
+                revn(),
+                arrname(),
+                Card::new("FRAME", "SKY", Some("coordinate frame")),
+                Card::new("ARRAYX", 0.0, Some("[m] array centre x")),
+                Card::new("ARRAYY", 0.0, Some("[m] array centre y")),
+                Card::new("ARRAYZ", 0.0, Some("[m] array centre z")),
+            ],
+        )
+    }
+
+    fn vis_hdu(&self) -> Hdu {
+        let nb = self.baselines.len();
+        let (bu, bv, bsta) = self.baseline_uv();
+        let mut vis_cols = self.common(nb);
         vis_cols.extend([
-            f64_col("VISAMP", 1, flat(&|s| s.fringe_amp.clone()), None),
-            f64_col("VISAMPERR", 1, flat(&|s| s.fringe_amp_err.clone()), None),
+            f64_col("VISAMP", 1, self.flat(&|s| s.fringe_amp.clone()), None),
+            f64_col(
+                "VISAMPERR",
+                1,
+                self.flat(&|s| s.fringe_amp_err.clone()),
+                None,
+            ),
             f64_col(
                 "VISPHI",
                 1,
-                flat(&|s| deg(&s.fringe_phase_rad)),
+                self.flat(&|s| deg(&s.fringe_phase_rad)),
                 Some("deg"),
             ),
             f64_col(
                 "VISPHIERR",
                 1,
-                flat(&|s| deg(&s.fringe_phase_err_rad)),
+                self.flat(&|s| deg(&s.fringe_phase_err_rad)),
                 Some("deg"),
             ),
-            f64_col("UCOORD", 1, repeat_rows(bu.clone()), Some("m")),
-            f64_col("VCOORD", 1, repeat_rows(bv.clone()), Some("m")),
-            i16_col("STA_INDEX", 2, bsta.clone()),
-            flags(nb),
+            f64_col("UCOORD", 1, self.repeat_rows(bu), Some("m")),
+            f64_col("VCOORD", 1, self.repeat_rows(bv), Some("m")),
+            i16_col("STA_INDEX", 2, bsta),
+            self.flags(nb),
         ]);
-        let vis_hdu = Hdu::bintable(
+        Hdu::bintable(
             "OI_VIS",
-            Table::new(nb * nset, vis_cols),
-            data_header(vec![
+            Table::new(nb * self.nset(), vis_cols),
+            self.data_header(vec![
                 Card::new(
                     "AMPTYP",
                     "absolute",
@@ -539,72 +627,98 @@ impl OiProduct<'_> {
                 ),
                 Card::new("PHITYP", "absolute", Some("fringe phases")),
             ]),
-        );
-        let mut vis2_cols = common(nb);
-        vis2_cols.extend([
-            f64_col("VIS2DATA", 1, flat(&|s| s.vis2.clone()), None),
-            f64_col("VIS2ERR", 1, flat(&|s| s.vis2_err.clone()), None),
-            f64_col("UCOORD", 1, repeat_rows(bu), Some("m")),
-            f64_col("VCOORD", 1, repeat_rows(bv), Some("m")),
-            i16_col("STA_INDEX", 2, bsta),
-            flags(nb),
-        ]);
-        let vis2_hdu = Hdu::bintable(
-            "OI_VIS2",
-            Table::new(nb * nset, vis2_cols),
-            data_header(vec![]),
-        );
+        )
+    }
 
-        let nt = triangles.len();
-        let mut t3_cols = common(nt);
-        let tri =
-            |f: &dyn Fn([usize; 3]) -> f64| repeat_rows(triangles.iter().map(|&t| f(t)).collect());
+    fn vis2_hdu(&self) -> Hdu {
+        let nb = self.baselines.len();
+        let (bu, bv, bsta) = self.baseline_uv();
+        let mut vis2_cols = self.common(nb);
+        vis2_cols.extend([
+            f64_col("VIS2DATA", 1, self.flat(&|s| s.vis2.clone()), None),
+            f64_col("VIS2ERR", 1, self.flat(&|s| s.vis2_err.clone()), None),
+            f64_col("UCOORD", 1, self.repeat_rows(bu), Some("m")),
+            f64_col("VCOORD", 1, self.repeat_rows(bv), Some("m")),
+            i16_col("STA_INDEX", 2, bsta),
+            self.flags(nb),
+        ]);
+        Hdu::bintable(
+            "OI_VIS2",
+            Table::new(nb * self.nset(), vis2_cols),
+            self.data_header(vec![]),
+        )
+    }
+
+    fn t3_hdu(&self) -> Hdu {
+        let nt = self.triangles.len();
+        let mut t3_cols = self.common(nt);
+        let tri = |f: &dyn Fn([usize; 3]) -> f64| {
+            self.repeat_rows(self.triangles.iter().map(|&t| f(t)).collect())
+        };
         t3_cols.extend([
-            f64_col("T3AMP", 1, flat(&|s| s.t3_amp.clone()), None),
-            f64_col("T3AMPERR", 1, flat(&|s| s.t3_amp_err.clone()), None),
+            f64_col("T3AMP", 1, self.flat(&|s| s.t3_amp.clone()), None),
+            f64_col("T3AMPERR", 1, self.flat(&|s| s.t3_amp_err.clone()), None),
             f64_col(
                 "T3PHI",
                 1,
-                flat(&|s| deg(&s.closure_phase_rad)),
+                self.flat(&|s| deg(&s.closure_phase_rad)),
                 Some("deg"),
             ),
             f64_col(
                 "T3PHIERR",
                 1,
-                flat(&|s| deg(&s.closure_phase_err_rad)),
+                self.flat(&|s| deg(&s.closure_phase_err_rad)),
                 Some("deg"),
             ),
-            f64_col("U1COORD", 1, tri(&|[a, b, _]| uv(a, b).0), Some("m")),
-            f64_col("V1COORD", 1, tri(&|[a, b, _]| uv(a, b).1), Some("m")),
-            f64_col("U2COORD", 1, tri(&|[_, b, c]| uv(b, c).0), Some("m")),
-            f64_col("V2COORD", 1, tri(&|[_, b, c]| uv(b, c).1), Some("m")),
+            f64_col("U1COORD", 1, tri(&|[a, b, _]| self.uv(a, b).0), Some("m")),
+            f64_col("V1COORD", 1, tri(&|[a, b, _]| self.uv(a, b).1), Some("m")),
+            f64_col("U2COORD", 1, tri(&|[_, b, c]| self.uv(b, c).0), Some("m")),
+            f64_col("V2COORD", 1, tri(&|[_, b, c]| self.uv(b, c).1), Some("m")),
             i16_col(
                 "STA_INDEX",
                 3,
-                (0..nset)
+                (0..self.nset())
                     .flat_map(|_| {
-                        triangles
+                        self.triangles
                             .iter()
-                            .flat_map(|&[a, b, c]| [sta(a), sta(b), sta(c)])
+                            .flat_map(|&[a, b, c]| [self.sta(a), self.sta(b), self.sta(c)])
                     })
                     .collect(),
             ),
-            flags(nt),
+            self.flags(nt),
         ]);
-        let t3_hdu = Hdu::bintable("OI_T3", Table::new(nt * nset, t3_cols), data_header(vec![]));
+        Hdu::bintable(
+            "OI_T3",
+            Table::new(nt * self.nset(), t3_cols),
+            self.data_header(vec![]),
+        )
+    }
 
-        let nq = quads.len();
-        let mut q4_cols = common(nq);
-        let quad =
-            |f: &dyn Fn([usize; 4]) -> f64| repeat_rows(quads.iter().map(|&q| f(q)).collect());
+    fn q4_hdu(&self) -> Hdu {
+        let nq = self.quads.len();
+        let mut q4_cols = self.common(nq);
+        let quad = |f: &dyn Fn([usize; 4]) -> f64| {
+            self.repeat_rows(self.quads.iter().map(|&q| f(q)).collect())
+        };
+        let uv = |a, b| self.uv(a, b);
         q4_cols.extend([
-            f64_col("Q4AMP", 1, flat(&|s| s.closure_amp.clone()), None),
-            f64_col("Q4AMPERR", 1, flat(&|s| s.closure_amp_err.clone()), None),
-            f64_col("Q4PHI", 1, flat(&|s| deg(&s.quad_phase_rad)), Some("deg")),
+            f64_col("Q4AMP", 1, self.flat(&|s| s.closure_amp.clone()), None),
+            f64_col(
+                "Q4AMPERR",
+                1,
+                self.flat(&|s| s.closure_amp_err.clone()),
+                None,
+            ),
+            f64_col(
+                "Q4PHI",
+                1,
+                self.flat(&|s| deg(&s.quad_phase_rad)),
+                Some("deg"),
+            ),
             f64_col(
                 "Q4PHIERR",
                 1,
-                flat(&|s| deg(&s.quad_phase_err_rad)),
+                self.flat(&|s| deg(&s.quad_phase_err_rad)),
                 Some("deg"),
             ),
             f64_col("U1COORD", 1, quad(&|[a, b, _, _]| uv(a, b).0), Some("m")),
@@ -619,38 +733,20 @@ impl OiProduct<'_> {
             i16_col(
                 "STA_INDEX",
                 4,
-                (0..nset)
+                (0..self.nset())
                     .flat_map(|_| {
-                        quads
-                            .iter()
-                            .flat_map(|&[a, b, c, d]| [sta(a), sta(b), sta(c), sta(d)])
+                        self.quads.iter().flat_map(|&[a, b, c, d]| {
+                            [self.sta(a), self.sta(b), self.sta(c), self.sta(d)]
+                        })
                     })
                     .collect(),
             ),
-            flags(nq),
+            self.flags(nq),
         ]);
-        let q4_hdu = Hdu::bintable("OI_Q4", Table::new(nq * nset, q4_cols), data_header(vec![]));
-
-        let wave_hdu = Hdu::bintable(
-            "OI_WAVELENGTH",
-            Table::new(
-                1,
-                vec![
-                    f32_col("EFF_WAVE", vec![m.eff_wave_m as f32], Some("m")),
-                    f32_col("EFF_BAND", vec![m.eff_band_m as f32], Some("m")),
-                ],
-            ),
-            vec![revn, insname],
-        );
-        vec![
-            Hdu::primary(primary),
-            array_hdu,
-            target_hdu,
-            t3_hdu,
-            vis_hdu,
-            vis2_hdu,
-            q4_hdu,
-            wave_hdu,
-        ]
+        Hdu::bintable(
+            "OI_Q4",
+            Table::new(nq * self.nset(), q4_cols),
+            self.data_header(vec![]),
+        )
     }
 }
