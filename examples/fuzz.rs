@@ -127,10 +127,13 @@ fn mutate(seed: &[u8], rng: &mut Rng) -> Vec<u8> {
 }
 
 fn main() {
-    let total: u64 = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(100_000);
+    let args: Vec<String> = std::env::args().collect();
+    let total: u64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(100_000);
+    // `--only N`: run input N alone, without catching its panic (to see where it is)
+    let only: Option<u64> = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1)?.parse().ok());
     let seed = 20261202u64;
     let fits = small_fits();
     let product = std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(
@@ -139,8 +142,10 @@ fn main() {
     .unwrap_or_else(|_| fits.clone());
     let started = Instant::now();
     let (mut slowest, mut errors) = (0.0f64, 0u64);
-    std::panic::set_hook(Box::new(|_| {}));
-    for i in 0..total {
+    if only.is_none() {
+        std::panic::set_hook(Box::new(|_| {}));
+    }
+    for i in only.map_or(0..total, |n| n..n + 1) {
         let t = Instant::now();
         // one input in 16 is the (larger) OIFITS product, which takes longest to read
         let outcome = std::panic::catch_unwind(|| match i % 16 {

@@ -415,3 +415,31 @@ fn fuzzed_files_never_panic() {
         }
     }
 }
+
+/// Found by the fuzzer (examples/fuzz.rs, input 1644983): a TFORM with nothing before its
+/// '(' made fitsio-pure index an empty string.
+#[test]
+fn a_tform_without_a_type_code_is_an_error_not_a_panic() {
+    for tform in ["TFORM1  = '(5)     '", "TFORM1  = '        '"] {
+        let bytes = fits(&[
+            (EMPTY_PRIMARY, vec![]),
+            (
+                &[
+                    "XTENSION= 'BINTABLE'",
+                    "BITPIX  =                    8",
+                    "NAXIS   =                    2",
+                    "NAXIS1  =                    4",
+                    "NAXIS2  =                    1",
+                    "PCOUNT  =                    0",
+                    "GCOUNT  =                    1",
+                    "TFIELDS =                    1",
+                    tform,
+                ],
+                vec![0; 4],
+            ),
+        ]);
+        let e = error(&bytes, "tform.fits");
+        assert_eq!(e.kind, Kind::MalformedHdu(2), "{tform}: {e}");
+        assert!(e.problem.contains("TFORM1"), "{tform}: {e}");
+    }
+}

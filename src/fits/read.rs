@@ -481,6 +481,14 @@ fn decode_table(header: &Header, layout: &Layout, data: &[u8]) -> Parse<Table> {
             .ok_or(format!("column {n} has no TFORM{n} string"))?
             .trim()
             .to_string();
+        // fitsio-pure indexes the code before any '(' without checking it is there
+        let code = tform.split('(').next().unwrap_or("");
+        if code.is_empty() || !tform.is_ascii() {
+            return Err(format!(
+                "column {n} has TFORM{n} = '{tform}', which is not a binary-table format"
+            )
+            .into());
+        }
         let (repeat, ty) = parse_tform_binary(&tform).map_err(|_| {
             format!("column {n} has TFORM{n} = '{tform}', which is not a binary-table format")
         })?;
