@@ -110,7 +110,7 @@ fn truncated_data_names_the_hdu_and_the_sizes() {
     let e = error(&bytes[..sci_start + 50_000], "cut.fits");
     assert_eq!(
         e.problem,
-        "truncated: HDU 2 (SCI) needs 128000 bytes of data but only 50000 remain"
+        "truncated: HDU 2 (SCI) needs 128000 bytes of data but only 50000 remain: integration 2 of 5 is incomplete and those after it are missing"
     );
     assert_eq!(e.kind, Kind::MalformedHdu(2));
     // Data complete but the final padding missing.

@@ -99,8 +99,9 @@ fn read_hdus(bytes: &[u8], file_name: &str, hdus: &mut Vec<Hdu>) -> Result<()> {
         let remaining = bytes.len() - data_start;
         if layout.data_len > remaining {
             return Err(fail(format!(
-                "truncated: {label} needs {} bytes of data but only {remaining} remain",
-                layout.data_len
+                "truncated: {label} needs {} bytes of data but only {remaining} remain{}",
+                layout.data_len,
+                layout.missing_planes(remaining)
             )));
         }
         let padded = layout.data_len.div_ceil(BLOCK_SIZE) * BLOCK_SIZE;
@@ -274,6 +275,26 @@ struct Layout {
     /// NAXIS1, NAXIS2, … (FITS order, fastest first).
     naxes: Vec<usize>,
     data_len: usize,
+}
+
+impl Layout {
+    /// For a truncated cube (an image of 3 axes): which integration (plane) is the first one
+    /// incomplete, as ", from integration k of n on" (empty for other data).
+    fn missing_planes(&self, available: usize) -> String {
+        match (&self.kind, self.naxes.as_slice()) {
+            (Kind::Image, [nx, ny, nplanes]) if *nplanes > 1 => {
+                let plane = nx * ny * (self.bitpix.unsigned_abs() as usize / 8);
+                if plane == 0 {
+                    return String::new();
+                }
+                format!(
+                    ": integration {} of {nplanes} is incomplete and those after it are missing",
+                    available / plane + 1
+                )
+            }
+            _ => String::new(),
+        }
+    }
 }
 
 #[derive(Debug, PartialEq)]
