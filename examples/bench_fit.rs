@@ -133,9 +133,7 @@ fn stages(repeats: usize, what: &str, files: &[(String, Vec<u8>)]) {
         node_limits(&prepared, &maps, &data, true, n_data);
     });
     let t_walk = best_ms(repeats, || walk(&prepared, &grid, false, |_| {}));
-    let e0 = ami3::companion::limits::EVALS.load(std::sync::atomic::Ordering::Relaxed);
     let per_node = node_limits(&prepared, &maps, &data, true, n_data);
-    eprintln!("exact evaluations: {}", ami3::companion::limits::EVALS.load(std::sync::atomic::Ordering::Relaxed) - e0);
     let t_curves = best_ms(repeats, || {
         curves(&grid, &per_node, options.limit_bin_mas);
     });

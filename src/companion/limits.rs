@@ -103,7 +103,6 @@ pub fn exact_chi2(
 /// the whitened data d̃′ = W d′. When no residual d′ − sign T φ needs wrapping (the usual case),
 /// W wrap(d′ − sign T φ) = d̃′ − sign A φ, which costs 21 multiply-adds of whole vectors instead
 /// of W times the 35 residuals; otherwise the residuals are wrapped and whitened as written.
-pub static EVALS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 fn exact_chi2_fast(
     files: &[FitFile],
     data: &[Vec<f64>],
@@ -116,7 +115,6 @@ fn exact_chi2_fast(
         Method::Absil => 1.0,
         Method::Injection => -1.0,
     };
-    EVALS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let (mut chi2, mut slope) = (0.0, 0.0);
     for (k, (file, kernel)) in files.iter().zip(kernels).enumerate() {
         let mut phi = [0.0; N_BASELINES];

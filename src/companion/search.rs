@@ -89,19 +89,26 @@ impl<'a> RowPhasors<'a> {
         }
     }
 
-    /// One step east: z_kb ← z_kb s_kb.
+    /// One step east, z_kb ← z_kb s_kb, and y_b = Σ_k w_k Im z_kb (summed in increasing k, as
+    /// [`Self::imag_band_sum`]) in one pass.
     #[inline(always)]
-    fn step(&mut self) {
-        for (((zr, zi), sr), si) in self
-            .zr
-            .iter_mut()
-            .zip(self.zi.iter_mut())
-            .zip(&self.sr)
-            .zip(&self.si)
-        {
-            let (a, b) = (*zr, *zi);
-            *zr = a * sr - b * si;
-            *zi = a * si + b * sr;
+    fn step_imag_band_sum(&mut self, y: &mut [f64]) {
+        let nb = self.uv_m.len();
+        y.fill(0.0);
+        for (q, w) in self.rule.weights.iter().enumerate() {
+            let range = q * nb..(q + 1) * nb;
+            for ((((yb, zr), zi), sr), si) in y
+                .iter_mut()
+                .zip(&mut self.zr[range.clone()])
+                .zip(&mut self.zi[range.clone()])
+                .zip(&self.sr[range.clone()])
+                .zip(&self.si[range])
+            {
+                let (a, b) = (*zr, *zi);
+                *zr = a * sr - b * si;
+                *zi = a * si + b * sr;
+                *yb += w * *zi;
+            }
         }
     }
 
@@ -189,12 +196,13 @@ fn walk_generic<V: FnMut(&Node)>(files: &[FitFile], grid: &Grid, with_f: bool, m
                 continue;
             }
             for (f, row) in rows.iter_mut().enumerate() {
+                let yf = &mut y[f * N_BASELINES..(f + 1) * N_BASELINES];
                 if previous_inside {
-                    row.step();
+                    row.step_imag_band_sum(yf);
                 } else {
                     row.start(i as f64 * step_rad, j as f64 * step_rad);
+                    row.imag_band_sum(yf);
                 }
-                row.imag_band_sum(&mut y[f * N_BASELINES..(f + 1) * N_BASELINES]);
                 if with_f {
                     row.real_band_sum(&mut x[f * N_BASELINES..(f + 1) * N_BASELINES]);
                 }
