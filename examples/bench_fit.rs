@@ -125,7 +125,12 @@ fn stages(repeats: usize, what: &str, files: &[(String, Vec<u8>)]) {
         .iter()
         .map(|f| {
             let m = f.model_cp(p.east_mas, p.north_mas, p.ratios[0]);
-            f.obs.cp_rad.iter().zip(&m).map(|(d, m)| wrap(d - m)).collect()
+            f.obs
+                .cp_rad
+                .iter()
+                .zip(&m)
+                .map(|(d, m)| wrap(d - m))
+                .collect()
         })
         .collect();
     let n_data: usize = prepared.iter().map(|f| f.white.rank).sum();

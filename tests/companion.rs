@@ -7,7 +7,11 @@
 //! exact bisection for the limits; and real data (AB Dor, ../shared/data/abdor-1093, our
 //! calibrated products made in-process): each filter detects the companion, the filters agree
 //! within 3σ, the joint fit agrees with both, and HD 37093 calibrated by itself detects nothing.
-//! Data: JWST/NIRISS, programme 1093, MAST.
+//! Also: the writer's own rule (`products::oifits::sky_centres`) for files at a roll; jwst
+//! 3.0.0's product of the same simulation with the commissioning affine applied to the offset as
+//! the LG model applies it; the demo's simulated companion; injection–recovery and noise-only
+//! Monte Carlo; and CANDID's formulas evaluated by hand (closed-form χ² tail for even N, libm's
+//! erfc). Data: JWST/NIRISS, programme 1093, MAST.
 
 mod common;
 use ami3::analyze::exposure::References;
@@ -725,7 +729,9 @@ fn a_roll_written_into_the_file_rotates_the_fit_by_the_writers_rule() {
     let mut obs = observation();
     obs.cp_rad = fit_file(obs.clone()).model_cp(e, n, r);
     // ROLL_REF = 0: the detector frame, (−dx, dy) × scale (truth() is that already)
-    let detector = fit_observations(vec![obs.clone()], &no_limits()).unwrap().fit;
+    let detector = fit_observations(vec![obs.clone()], &no_limits())
+        .unwrap()
+        .fit;
     assert_eq!(detector.frame, "detector");
     assert!((detector.east_mas - e).abs() < 0.01 && (detector.north_mas - n).abs() < 0.01);
     // ROLL_REF = 30°: the sky frame, at the detector solution rotated by the writer's rule
@@ -739,8 +745,16 @@ fn a_roll_written_into_the_file_rotates_the_fit_by_the_writers_rule() {
         sky_truth[1]
     );
     assert_eq!(sky.fit.frame, "sky");
-    assert!((sky.fit.east_mas - sky_truth[0]).abs() < 0.01, "{}", sky.fit.east_mas);
-    assert!((sky.fit.north_mas - sky_truth[1]).abs() < 0.01, "{}", sky.fit.north_mas);
+    assert!(
+        (sky.fit.east_mas - sky_truth[0]).abs() < 0.01,
+        "{}",
+        sky.fit.east_mas
+    );
+    assert!(
+        (sky.fit.north_mas - sky_truth[1]).abs() < 0.01,
+        "{}",
+        sky.fit.north_mas
+    );
     assert!((sky.fit.sep_mas - detector.sep_mas).abs() < 0.01);
     // --frame detector undoes the writer's rotation: back at the detector solution
     let options = FitOptions {
@@ -754,7 +768,11 @@ fn a_roll_written_into_the_file_rotates_the_fit_by_the_writers_rule() {
     );
     assert_eq!(back.frame, "detector");
     assert!((back.east_mas - e).abs() < 0.01, "{} vs {e}", back.east_mas);
-    assert!((back.north_mas - n).abs() < 0.01, "{} vs {n}", back.north_mas);
+    assert!(
+        (back.north_mas - n).abs() < 0.01,
+        "{} vs {n}",
+        back.north_mas
+    );
 }
 
 #[test]
@@ -805,7 +823,11 @@ fn two_rolls_fitted_jointly_give_one_sky_solution() {
             // single-roll minima by a χ²₃ variable (99.9 % below 16.27), at one sky position
             // within 3σ of the truth
             assert!(joint.chi2_binary >= sum - 1e-6);
-            assert!(joint.chi2_binary - sum < 16.27, "{}", joint.chi2_binary - sum);
+            assert!(
+                joint.chi2_binary - sum < 16.27,
+                "{}",
+                joint.chi2_binary - sum
+            );
             assert!((joint.east_mas - e).abs() < 3.0 * joint.sep_err_mas.max(1e-3) + 1.0);
         } else {
             assert!((joint.chi2_binary - sum).abs() < 1.0);
@@ -839,7 +861,8 @@ fn sigmas_from(f: &ami3::companion::BinaryFit, east: f64, north: f64) -> (f64, f
 #[test]
 fn jwst_3_0_0_product_gives_the_truth_with_the_affine_applied_to_the_offset() {
     let (e, n, r) = truth();
-    let path = data_dir().join("out-jwst-3.0.0/jw10005-a3001_t001_niriss_f480m-nrm_aminorm-oi.fits");
+    let path =
+        data_dir().join("out-jwst-3.0.0/jw10005-a3001_t001_niriss_f480m-nrm_aminorm-oi.fits");
     let bytes = read(&path);
     let report = fit_files(&[("jwst.fits".into(), bytes)], &FitOptions::default()).unwrap();
     let f = &report.fit;
@@ -949,7 +972,9 @@ fn alias_mas(obs: &OiObservation) -> f64 {
 fn companions_at_the_5_sigma_injection_limit_are_recovered() {
     let obs = observation();
     let file = fit_file(obs.clone());
-    let best = fit_observations(vec![obs.clone()], &no_limits()).unwrap().fit;
+    let best = fit_observations(vec![obs.clone()], &no_limits())
+        .unwrap()
+        .fit;
     let m = file.model_cp(best.east_mas, best.north_mas, best.ratio);
     let data = vec![file
         .obs
@@ -1002,10 +1027,8 @@ fn companions_at_the_5_sigma_injection_limit_are_recovered() {
                 }
             }
             fluxes.sort_by(f64::total_cmp);
-            let (rate, rate_reported) = (
-                recovered as f64 / pas as f64,
-                reported as f64 / pas as f64,
-            );
+            let (rate, rate_reported) =
+                (recovered as f64 / pas as f64, reported as f64 / pas as f64);
             eprintln!(
                 "injection–recovery at {sep} mas, {scale} × the 5σ injection flux (median f \
                  {:.4}, Δmag {:.2}): best fit {recovered}/{pas} = {:.0} %, best or ambiguous \
@@ -1022,7 +1045,10 @@ fn companions_at_the_5_sigma_injection_limit_are_recovered() {
     for (sep, scale, rate) in rates {
         match (sep as i32, scale == 1.0) {
             (150, true) => assert!((0.5 - slack..=0.95).contains(&rate), "{sep}: {rate}"),
-            (_, true) => assert!((rate - 0.5).abs() <= slack, "{sep} mas at the limit: {rate}"),
+            (_, true) => assert!(
+                (rate - 0.5).abs() <= slack,
+                "{sep} mas at the limit: {rate}"
+            ),
             (60, false) => assert!(rate >= 0.75, "{sep} mas at twice the limit: {rate}"),
             (400, false) => assert!(rate >= 0.8, "{sep} mas at twice the limit: {rate}"),
             (_, false) => assert!(rate >= 0.95, "{sep} mas at twice the limit: {rate}"),
@@ -1156,7 +1182,11 @@ fn candid_numbers_equal_a_plain_evaluation_of_candids_formulas() {
         );
         assert_eq!(c.ndof, big_n);
         assert_eq!(c.chi2r_null, 1.0);
-        assert!((c.chi2r_binary / chi2r - 1.0).abs() < 1e-6, "{}", c.chi2r_binary);
+        assert!(
+            (c.chi2r_binary / chi2r - 1.0).abs() < 1e-6,
+            "{}",
+            c.chi2r_binary
+        );
         assert!((c.nsigma - nsigma).abs() < 1e-4, "{} vs {nsigma}", c.nsigma);
         // and it is CANDID's minimum: the diagonal χ² rises in every direction
         for (de, dn, dr) in [
@@ -1172,4 +1202,3 @@ fn candid_numbers_equal_a_plain_evaluation_of_candids_formulas() {
         }
     }
 }
-

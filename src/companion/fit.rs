@@ -66,7 +66,7 @@ pub fn prepare(
         if !o.uvaffine {
             warnings.push(format!(
                 "{}: no UVAFFINE = T: its (u, v) lack the affine distortion its phases carry, \
-                 so the fitted offset is distorted (about 0.4° in PA)",
+                 so the fitted offset is distorted (about 0.5° in PA)",
                 o.name
             ));
         }

@@ -99,8 +99,8 @@ impl FitFile {
         }
         if self.v2 {
             let norm = 1.0 / ((1.0 + ratio) * (1.0 + ratio));
-            for b in 0..N_BASELINES {
-                let d = one + f[b] * ratio;
+            for (b, &fb) in f.iter().enumerate() {
+                let d = one + fb * ratio;
                 let sigma = self.obs.vis2_err[b];
                 res.push((self.obs.vis2[b] - d.norm_sqr() * norm) / sigma);
                 if let Some(p) = &full {
@@ -109,7 +109,7 @@ impl FitFile {
                         let dv = 2.0 * (d.conj() * ddc).re * norm * MAS_RAD;
                         jacobian.push(-dv / sigma);
                     }
-                    let dv_dr = 2.0 * (d.conj() * f[b]).re * norm
+                    let dv_dr = 2.0 * (d.conj() * fb).re * norm
                         - 2.0 * d.norm_sqr() * norm / (1.0 + ratio);
                     jacobian.push(-dv_dr / sigma);
                 }
