@@ -109,8 +109,8 @@ impl FitFile {
                         let dv = 2.0 * (d.conj() * ddc).re * norm * MAS_RAD;
                         jacobian.push(-dv / sigma);
                     }
-                    let dv_dr = 2.0 * (d.conj() * fb).re * norm
-                        - 2.0 * d.norm_sqr() * norm / (1.0 + ratio);
+                    let dv_dr =
+                        2.0 * (d.conj() * fb).re * norm - 2.0 * d.norm_sqr() * norm / (1.0 + ratio);
                     jacobian.push(-dv_dr / sigma);
                 }
             }
