@@ -7,6 +7,11 @@
 
 use ami3::analyze::exposure::References;
 use ami3::companion::fit::{prepare, search};
+use ami3::companion::limits::{curves, node_limits};
+use ami3::companion::model::wrap;
+use ami3::companion::problem::Params;
+use ami3::companion::refine::refine;
+use ami3::companion::search::{linear_maps, starts, walk, Grid};
 use ami3::companion::{fit_files, read_observation, FitOptions};
 use ami3::error::Error;
 use ami3::pipeline::{run_pipeline, Association, PipelineOptions};
@@ -78,6 +83,70 @@ fn best_of(repeats: usize, what: &str, files: &[(String, Vec<u8>)]) {
     eprintln!("{what}: {line}");
 }
 
+/// Best-of-`repeats` milliseconds of `f`.
+fn best_ms(repeats: usize, mut f: impl FnMut()) -> f64 {
+    (0..repeats)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            1e3 * t.elapsed().as_secs_f64()
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+/// The per-stage split of one fit (best of `repeats` each): the map (first walk), starts and
+/// refinement, and the limits (second walk with the polish after subtracting the best fit, then
+/// the annulus percentiles). Errors and the CANDID re-fit are the rest of `fit_files`.
+fn stages(repeats: usize, what: &str, files: &[(String, Vec<u8>)]) {
+    let options = FitOptions::default();
+    let obs: Vec<_> = files
+        .iter()
+        .map(|(n, b)| read_observation(b, n).unwrap())
+        .collect();
+    let (_, prepared, _) = prepare(obs, &options, false).unwrap();
+    let grid = Grid::new(options.step_mas, options.rmin_mas, options.rmax_mas);
+    let t_map = best_ms(repeats, || {
+        linear_maps(&prepared, &grid, 1);
+    });
+    let maps = linear_maps(&prepared, &grid, 1);
+    let t_refine = best_ms(repeats, || {
+        for s in starts(&maps, options.starts, 47.0) {
+            let p = Params {
+                east_mas: s.east_mas,
+                north_mas: s.north_mas,
+                ratios: s.ratios,
+            };
+            refine(&prepared, &p);
+        }
+    });
+    let (_, minima) = search(&prepared, &options, 1);
+    let p = &minima[0].params;
+    let data: Vec<Vec<f64>> = prepared
+        .iter()
+        .map(|f| {
+            let m = f.model_cp(p.east_mas, p.north_mas, p.ratios[0]);
+            f.obs
+                .cp_rad
+                .iter()
+                .zip(&m)
+                .map(|(d, m)| wrap(d - m))
+                .collect()
+        })
+        .collect();
+    let n_data: usize = prepared.iter().map(|f| f.white.rank).sum();
+    let t_limits = best_ms(repeats, || {
+        node_limits(&prepared, &maps, &data, true, n_data);
+    });
+    let t_walk = best_ms(repeats, || walk(&prepared, &grid, false, |_| {}));
+    let per_node = node_limits(&prepared, &maps, &data, true, n_data);
+    let t_curves = best_ms(repeats, || {
+        curves(&grid, &per_node, options.limit_bin_mas);
+    });
+    println!(
+        "| {what} | {t_map:.1} | {t_refine:.1} | {t_limits:.1} (bare walk {t_walk:.1}) | {t_curves:.1} |"
+    );
+}
+
 fn main() {
     let repeats: usize = std::env::args()
         .nth(1)
@@ -96,4 +165,8 @@ fn main() {
         .map(|k| (format!("copy{k}_{}", binary.0), binary.1.clone()))
         .collect();
     best_of(repeats, "f480m-binary × 4", &four);
+    println!();
+    println!("| stage split, best of {repeats} (ms) | map (first walk) | 20 starts refined | limits walk (subtracted) + polish | annulus percentiles |");
+    println!("|---|---|---|---|---|");
+    stages(repeats, "f480m-binary, ours", std::slice::from_ref(&binary));
 }

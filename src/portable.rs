@@ -72,6 +72,7 @@ const LANES: usize = 8;
 
 /// Σ a_i b_i over the common length, in a fixed order: lane l sums the products i ≡ l (mod 8)
 /// in increasing i, the lanes are added pairwise, then the tail in increasing i.
+#[inline]
 pub fn dot(a: &[f64], b: &[f64]) -> f64 {
     let n = a.len().min(b.len());
     let (a, b) = (&a[..n], &b[..n]);

@@ -66,7 +66,7 @@ pub fn prepare(
         if !o.uvaffine {
             warnings.push(format!(
                 "{}: no UVAFFINE = T: its (u, v) lack the affine distortion its phases carry, \
-                 so the fitted offset is distorted (about 0.4° in PA)",
+                 so the fitted offset is distorted (about 0.5° in PA)",
                 o.name
             ));
         }
@@ -197,9 +197,16 @@ fn mean_ratio(p: &Params, cov: &Option<Vec<f64>>) -> (f64, f64) {
     }
 }
 
-/// The CANDID-compatible numbers (§7): diagonal weights, re-refined from the best fit.
-fn candid(obs: &[OiObservation], options: &FitOptions, best: &Params) -> Result<CandidCompatible> {
-    let (_, files, _) = prepare(obs.to_vec(), options, true)?;
+/// The CANDID-compatible numbers (§7): diagonal weights, re-refined from the best fit (the
+/// fit's files with only their whitening replaced).
+fn candid(files: &[FitFile], best: &Params) -> CandidCompatible {
+    let files: Vec<FitFile> = files
+        .iter()
+        .map(|f| FitFile {
+            white: whiten(&f.obs, true),
+            ..f.clone()
+        })
+        .collect();
     let m = refine(&files, best);
     let n_cp: usize = files.iter().map(|f| f.white.rank).sum();
     let n = n_cp.saturating_sub(1).max(1);
@@ -207,7 +214,7 @@ fn candid(obs: &[OiObservation], options: &FitOptions, best: &Params) -> Result<
     let chi2r_binary = m.chi2 / (n.saturating_sub(np).max(1)) as f64;
     let x = n as f64 * 1.0 / chi2r_binary.max(1e-300);
     let (sep, _, pa, _) = polar(m.params.east_mas, m.params.north_mas, None);
-    Ok(CandidCompatible {
+    CandidCompatible {
         nsigma: nsigma_from_ln_p(ln_chi2_sf(n as f64, x)),
         chi2r_null: 1.0,
         chi2r_binary,
@@ -215,7 +222,7 @@ fn candid(obs: &[OiObservation], options: &FitOptions, best: &Params) -> Result<
         sep_mas: sep,
         pa_deg: pa,
         ratio: m.params.ratios.iter().sum::<f64>() / m.params.ratios.len() as f64,
-    })
+    }
 }
 
 /// The closure phases against the model at `p`, per file.
@@ -290,7 +297,7 @@ fn second_best(files: &[FitFile], minima: &[Minimum], chi2r: f64) -> Option<Seco
 pub fn fit_observations(obs: Vec<OiObservation>, options: &FitOptions) -> Result<FitReport> {
     options.validate()?;
     let diagonal = options.errors == ErrorsChoice::Diagonal;
-    let (frame, files, warnings) = prepare(obs.clone(), options, diagonal)?;
+    let (frame, files, warnings) = prepare(obs, options, diagonal)?;
     let started = now_s();
     let groups = 1 + files.iter().map(|f| f.group).max().unwrap_or(0);
     let (maps, minima) = search(&files, options, groups);
@@ -339,7 +346,7 @@ pub fn fit_observations(obs: Vec<OiObservation>, options: &FitOptions) -> Result
             }
         })
         .collect();
-    let candid = candid(&obs, options, &best.params)?;
+    let candid = candid(&files, &best.params);
     let (limits, limits_subtracted) = if options.limits {
         let data: Vec<Vec<f64>> = files
             .iter()

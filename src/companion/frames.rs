@@ -1,8 +1,10 @@
 //! Which frame the offset is fitted in (companion.md §3), and each file's baselines in it.
 //! Our writer (`products::oifits::sky_centres`, as jwst's upstream §5.10) rotates (u, v) to the
 //! sky by a = ROLL_REF + V3I_YANG (negated when VPARITY = −1) only when ROLL_REF ≠ 0, so that
-//! (u, v)_sky = R(a) (u, v)_det with R the counter-clockwise rotation; undoing it gives the
-//! ideal detector frame, where "east" is −x and "north" +y. Nothing here fits anything.
+//! (u, v)_sky = R(−a) (u, v)_det with R the counter-clockwise rotation (the writer turns the hole
+//! centres counter-clockwise by a in its (−y, x) frame, which is clockwise by a in (u, v));
+//! undoing it, R(a) (u, v)_sky, gives the ideal detector frame, where "east" is −x and "north"
+//! +y. Nothing here fits anything.
 
 use super::input::OiObservation;
 use crate::portable;
@@ -108,7 +110,7 @@ pub fn choose_frame(
         .iter()
         .map(|o| {
             if is_sky_frame(o) {
-                -writer_rotation_deg(o)
+                writer_rotation_deg(o)
             } else {
                 0.0
             }

@@ -8,9 +8,10 @@
 use super::input::N_BASELINES;
 use super::model::{sparse_dot, wrap};
 use super::problem::FitFile;
-use super::search::{linear_terms, walk, Grid, LinearMaps};
+use super::search::{walk, Grid, Kernel, LinearMaps, MAX_LANES};
 use super::significance::chi2_isf;
 use crate::portable;
+use std::f64::consts::PI;
 
 /// Upper-tail probabilities of 3σ and 5σ (§8).
 pub const P_3SIGMA: f64 = 2.70e-3;
@@ -98,18 +99,77 @@ pub fn exact_chi2(
     (chi2, slope)
 }
 
+/// [`exact_chi2`] for the polish, without allocating: each file's A in the walk's layout with
+/// the whitened data d̃′ = W d′. When no residual d′ − sign T φ needs wrapping (the usual case),
+/// W wrap(d′ − sign T φ) = d̃′ − sign A φ, which costs 21 multiply-adds of whole vectors instead
+/// of W times the 35 residuals; otherwise the residuals are wrapped and whitened as written.
+fn exact_chi2_fast(
+    files: &[FitFile],
+    data: &[Vec<f64>],
+    kernels: &[Kernel],
+    (x, y): (&[f64], &[f64]),
+    flux: f64,
+    method: Method,
+) -> (f64, f64) {
+    let sign = match method {
+        Method::Absil => 1.0,
+        Method::Injection => -1.0,
+    };
+    let (mut chi2, mut slope) = (0.0, 0.0);
+    for (k, (file, kernel)) in files.iter().zip(kernels).enumerate() {
+        let mut phi = [0.0; N_BASELINES];
+        let mut dphi = [0.0; N_BASELINES];
+        for b in 0..N_BASELINES {
+            let (fr, fi) = (x[k * N_BASELINES + b], y[k * N_BASELINES + b]);
+            let (dr, di) = (1.0 + flux * fr, flux * fi);
+            phi[b] = portable::atan2(di, dr);
+            dphi[b] = (fi * dr - fr * di) / (dr * dr + di * di);
+        }
+        let white = &file.white;
+        let lanes = kernel.lanes;
+        let (mut t, mut s) = ([0.0; MAX_LANES], [0.0; MAX_LANES]);
+        kernel.apply(&dphi, &mut s[..lanes]);
+        let mut r = [0.0; MAX_LANES];
+        let mut wrapped = false;
+        for (q, &row) in white.rows.iter().enumerate() {
+            r[q] = data[k][row] - sign * sparse_dot(&file.t_sparse[row], &phi);
+            wrapped |= r[q].abs() >= PI;
+        }
+        if wrapped {
+            let n = white.rows.len();
+            for v in &mut r[..n] {
+                *v = wrap(*v);
+            }
+            for (i, w_row) in white.w.chunks_exact(n).enumerate() {
+                t[i] = portable::dot(w_row, &r[..n]);
+            }
+        } else {
+            kernel.apply(&phi, &mut t[..lanes]);
+            for (ti, d) in t[..white.rank].iter_mut().zip(&kernel.d_tilde) {
+                *ti = d - sign * *ti;
+            }
+        }
+        for i in 0..white.rank {
+            chi2 += t[i] * t[i];
+            slope -= 2.0 * sign * t[i] * s[i];
+        }
+    }
+    (chi2, slope)
+}
+
 /// Two Newton steps on the exact χ²(f) = target from the linear f (§8), capped at 1.
 fn polish(
     files: &[FitFile],
     data: &[Vec<f64>],
-    (x, y): (&[f64], &[f64]),
+    kernels: &[Kernel],
+    xy: (&[f64], &[f64]),
     f0: f64,
     target: f64,
     method: Method,
 ) -> f64 {
     let mut f = f0.min(1.0);
     for _ in 0..2 {
-        let (value, slope) = exact_chi2(files, data, x, y, f, method);
+        let (value, slope) = exact_chi2_fast(files, data, kernels, xy, f, method);
         if slope.is_nan() || slope == 0.0 {
             break;
         }
@@ -123,8 +183,9 @@ fn polish(
 }
 
 /// The four limits (Absil 3σ, 5σ, injection 3σ, 5σ) at every node of the full plane
-/// (NaN outside the annulus), for data `data` (per file, all OI_T3 rows); c is recomputed on
-/// `data` when `subtracted`, else taken from the first walk.
+/// (NaN outside the annulus), for data `data` (per file, all OI_T3 rows). G is the first walk's;
+/// c is the first walk's too unless `subtracted`, when only c changes (§8): c = a′ᵀ y with
+/// a′ = Aᵀ W d′, a 21-dot per node and file.
 pub fn node_limits(
     files: &[FitFile],
     maps: &LinearMaps,
@@ -139,79 +200,119 @@ pub fn node_limits(
         .map(|(f, d)| f.white.with_data(d))
         .collect();
     let chi2_0: f64 = whitened.iter().map(|w| w.1).sum();
+    let kernels: Vec<Kernel> = files
+        .iter()
+        .zip(&whitened)
+        .map(|(f, w)| Kernel::new(&f.white.a, &w.0))
+        .collect();
+    // a′ = Aᵀ d̃′ per file
+    let a_data: Vec<Vec<f64>> = files
+        .iter()
+        .zip(&whitened)
+        .map(|(f, w)| portable::matmul_tn(&f.white.a, &w.0, f.white.rank, N_BASELINES, 1))
+        .collect();
     let kappas = [kappa(n_data, P_3SIGMA), kappa(n_data, P_5SIGMA)];
+    let targets = kappas.map(|k| chi2_0 * (1.0 + k));
     let nodes = grid.side() * grid.side();
     let mut out: [Vec<f64>; 4] = std::array::from_fn(|_| vec![f64::NAN; nodes]);
     let mut minus_y = vec![0.0; files.len() * N_BASELINES];
-    walk(files, grid, true, |node| {
+    let mut x = vec![0.0; files.len() * N_BASELINES];
+    walk(files, grid, false, |node| {
         let (n, m) = (grid.index(node.i, node.j), grid.index(-node.i, -node.j));
         let g: f64 = (0..maps.groups).map(|k| maps.g[n * maps.groups + k]).sum();
         let c: f64 = if subtracted {
-            files
+            a_data
                 .iter()
                 .enumerate()
-                .map(|(f, file)| {
-                    let y = &node.y[f * N_BASELINES..(f + 1) * N_BASELINES];
-                    linear_terms(&file.white.a, &whitened[f].0, y).0
-                })
+                .map(|(f, a)| portable::dot(a, &node.y[f * N_BASELINES..(f + 1) * N_BASELINES]))
                 .sum()
         } else {
             (0..maps.groups).map(|k| maps.c[n * maps.groups + k]).sum()
         };
-        let mut mirrored_ready = false;
+        let (mut mirrored_ready, mut x_ready) = (false, false);
         for (t, &kap) in kappas.iter().enumerate() {
-            let target = chi2_0 * (1.0 + kap);
-            for (slot, method) in [(t, Method::Absil), (2 + t, Method::Injection)] {
-                // the mirrored node has −c and conj F
-                for (idx, cc, mirrored) in [(n, c, false), (m, -c, true)] {
-                    let mut f = linear_flux(cc, g, chi2_0, kap, method);
-                    if f > POLISH_ABOVE {
-                        let y: &[f64] = if mirrored {
-                            if !mirrored_ready {
-                                for (q, v) in minus_y.iter_mut().zip(node.y) {
-                                    *q = -v;
-                                }
-                                mirrored_ready = true;
-                            }
-                            &minus_y
-                        } else {
-                            node.y
-                        };
-                        f = polish(files, data, (node.x, y), f, target, method);
+            let root = (c * c + g * chi2_0 * kap).sqrt();
+            // The injection test at one node is the Absil test at the mirrored node: there c is
+            // −c and F is conj F, so arg(1 + f F) changes sign, and both the linear f and the
+            // exact χ²(f) are the same function (§8: f_I(α, δ) = f_A(−α, −δ)), polished or not.
+            for (idx, mirror_idx, cc, mirrored) in [(n, m, c, false), (m, n, -c, true)] {
+                let mut f = (cc + root) / g;
+                if f > POLISH_ABOVE {
+                    if !x_ready {
+                        node.real_f(&mut x);
+                        x_ready = true;
                     }
-                    out[slot][idx] = f.min(1.0);
+                    let y: &[f64] = if mirrored {
+                        if !mirrored_ready {
+                            for (q, v) in minus_y.iter_mut().zip(node.y) {
+                                *q = -v;
+                            }
+                            mirrored_ready = true;
+                        }
+                        &minus_y
+                    } else {
+                        node.y
+                    };
+                    f = polish(files, data, &kernels, (&x, y), f, targets[t], Method::Absil);
                 }
+                out[t][idx] = f.min(1.0);
+                out[2 + t][mirror_idx] = f.min(1.0);
             }
         }
     });
     out
 }
 
-/// The q-quantile (linear interpolation between order statistics, as numpy's default), by
-/// selection rather than a full sort.
-fn percentile(values: &mut [f64], q: f64) -> f64 {
-    if values.is_empty() {
-        return f64::NAN;
-    }
-    let pos = q * (values.len() - 1) as f64;
-    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
-    let (_, &mut low, upper) = values.select_nth_unstable_by(lo, f64::total_cmp);
-    let high = if hi > lo {
-        upper.iter().copied().fold(f64::INFINITY, f64::min)
+/// A key whose unsigned order is the total order of f64 (negative numbers flipped), so that
+/// selection compares integers.
+fn key(v: f64) -> u64 {
+    let b = v.to_bits();
+    if b >> 63 == 1 {
+        !b
     } else {
-        low
-    };
-    low + (high - low) * (pos - lo as f64)
+        b | (1 << 63)
+    }
+}
+
+fn unkey(k: u64) -> f64 {
+    f64::from_bits(if k >> 63 == 1 { k & !(1 << 63) } else { !k })
+}
+
+/// The q-quantiles for increasing q (linear interpolation between order statistics, as numpy's
+/// default), by selection rather than a full sort: each selection runs on the part above the
+/// previous one.
+fn quantiles<const Q: usize>(keys: &mut [u64], qs: [f64; Q]) -> [f64; Q] {
+    let mut out = [f64::NAN; Q];
+    if keys.is_empty() {
+        return out;
+    }
+    let mut from = 0;
+    for (o, q) in out.iter_mut().zip(qs) {
+        let pos = q * (keys.len() - 1) as f64;
+        let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+        let (_, &mut low, upper) = keys[from..].select_nth_unstable(lo - from);
+        let low = unkey(low);
+        let high = if hi > lo {
+            unkey(upper.iter().copied().min().unwrap_or(key(low)))
+        } else {
+            low
+        };
+        *o = low + (high - low) * (pos - lo as f64);
+        from = lo;
+    }
+    out
 }
 
 fn dmag(f: f64) -> f64 {
     -2.5 * portable::ln(f.min(1.0)) / portable::ln(10.0)
 }
 
-/// The curves (§8): annuli `bin_mas` wide from r_min, median and 99th percentile of f.
+/// The curves (§8) from [`node_limits`]' per-node limits: annuli `bin_mas` wide from r_min,
+/// median and 99th percentile of f.
 pub fn curves(grid: &Grid, limits: &[Vec<f64>; 4], bin_mas: f64) -> Vec<LimitPoint> {
     let nbins = ((grid.rmax_mas - grid.rmin_mas) / bin_mas).ceil().max(1.0) as usize;
-    let mut bins: Vec<[Vec<f64>; 4]> = (0..nbins).map(|_| Default::default()).collect();
+    // the nodes of each annulus, in the plane's order
+    let mut members: Vec<Vec<u32>> = vec![Vec::new(); nbins];
     let h = grid.half;
     for j in -h..=h {
         for i in -h..=h {
@@ -221,19 +322,23 @@ pub fn curves(grid: &Grid, limits: &[Vec<f64>; 4], bin_mas: f64) -> Vec<LimitPoi
             }
             let r = grid.step_mas * ((i * i + j * j) as f64).sqrt();
             let b = (((r - grid.rmin_mas) / bin_mas) as usize).min(nbins - 1);
-            for k in 0..4 {
-                bins[b][k].push(limits[k][n]);
-            }
+            members[b].push(n as u32);
         }
     }
-    bins.iter_mut()
+    let mut keys: Vec<u64> = Vec::with_capacity(members.iter().map(Vec::len).max().unwrap_or(0));
+    members
+        .iter()
         .enumerate()
-        .filter(|(_, b)| !b[0].is_empty())
-        .map(|(k, b)| {
-            let mut med = |q: usize| dmag(percentile(&mut b[q], 0.5));
-            let [m0, m1, m2, m3] = [med(0), med(1), med(2), med(3)];
-            let mut p99 = |q: usize| dmag(percentile(&mut b[q], 0.99));
-            let [p0, p1, p2, p3] = [p99(0), p99(1), p99(2), p99(3)];
+        .filter(|(_, m)| !m.is_empty())
+        .map(|(k, m)| {
+            // f_I(x) = f_A(−x) at every node (node_limits) and an annulus holds x and −x: the
+            // injection limits of an annulus are its Absil limits, the same multiset
+            let [[m0, p0], [m1, p1]] = std::array::from_fn(|q| {
+                keys.clear();
+                keys.extend(m.iter().map(|&n| key(limits[q][n as usize])));
+                quantiles(&mut keys, [0.5, 0.99]).map(dmag)
+            });
+            let [[m2, p2], [m3, p3]] = [[m0, p0], [m1, p1]];
             LimitPoint {
                 sep_mas: grid.rmin_mas + (k as f64 + 0.5) * bin_mas,
                 dmag_3sigma_absil: m0,

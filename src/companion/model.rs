@@ -231,10 +231,25 @@ impl FileModel {
         out
     }
 
+    /// F_b alone, summed exactly as [`Self::phasors`] sums it (for χ² without a Jacobian).
+    pub fn band_f(&self, east_rad: f64, north_rad: f64) -> Vec<Complex64> {
+        self.uv_m
+            .iter()
+            .map(|uv| {
+                let s = uv[0] * east_rad + uv[1] * north_rad;
+                let mut f = Complex64::new(0.0, 0.0);
+                for (w, l) in self.rule.weights.iter().zip(&self.rule.wavelengths_m) {
+                    let (sn, cs) = portable::sin_cos(-2.0 * PI * s / l);
+                    f += Complex64::new(w * cs, w * sn);
+                }
+                f
+            })
+            .collect()
+    }
+
     /// Baseline phases φ_b = arg(1 + r F_b) (§2).
     pub fn baseline_phases(&self, east_rad: f64, north_rad: f64, ratio: f64) -> Vec<f64> {
-        self.phasors(east_rad, north_rad)
-            .f
+        self.band_f(east_rad, north_rad)
             .iter()
             .map(|f| portable::arg(Complex64::new(1.0, 0.0) + f * ratio))
             .collect()

@@ -64,9 +64,19 @@ impl FitFile {
         ratio: f64,
         jac: bool,
     ) -> (Vec<f64>, Vec<f64>) {
-        let p = self.model.phasors(east_mas * MAS_RAD, north_mas * MAS_RAD);
+        let (e, n) = (east_mas * MAS_RAD, north_mas * MAS_RAD);
+        // the derivatives only when the Jacobian is asked for
+        let full = jac.then(|| self.model.phasors(e, n));
+        let f_only;
+        let f: &[Complex64] = match &full {
+            Some(p) => &p.f,
+            None => {
+                f_only = self.model.band_f(e, n);
+                &f_only
+            }
+        };
         let one = Complex64::new(1.0, 0.0);
-        let phi: Vec<f64> = p.f.iter().map(|f| portable::arg(one + f * ratio)).collect();
+        let phi: Vec<f64> = f.iter().map(|f| portable::arg(one + f * ratio)).collect();
         let m: Vec<f64> = self
             .t_sparse
             .iter()
@@ -74,8 +84,8 @@ impl FitFile {
             .collect();
         let mut res = self.white.residual(&self.obs.cp_rad, &m);
         let mut jacobian = Vec::new();
-        if jac {
-            let dphi = phase_jacobian(&p, ratio);
+        if let Some(p) = &full {
+            let dphi = phase_jacobian(p, ratio);
             let rank = self.white.rank;
             jacobian = vec![0.0; rank * 3];
             for i in 0..rank {
@@ -89,18 +99,18 @@ impl FitFile {
         }
         if self.v2 {
             let norm = 1.0 / ((1.0 + ratio) * (1.0 + ratio));
-            for b in 0..N_BASELINES {
-                let d = one + p.f[b] * ratio;
+            for (b, &fb) in f.iter().enumerate() {
+                let d = one + fb * ratio;
                 let sigma = self.obs.vis2_err[b];
                 res.push((self.obs.vis2[b] - d.norm_sqr() * norm) / sigma);
-                if jac {
+                if let Some(p) = &full {
                     let dd = [p.d_east[b] * ratio, p.d_north[b] * ratio];
                     for ddc in &dd {
                         let dv = 2.0 * (d.conj() * ddc).re * norm * MAS_RAD;
                         jacobian.push(-dv / sigma);
                     }
-                    let dv_dr = 2.0 * (d.conj() * p.f[b]).re * norm
-                        - 2.0 * d.norm_sqr() * norm / (1.0 + ratio);
+                    let dv_dr =
+                        2.0 * (d.conj() * fb).re * norm - 2.0 * d.norm_sqr() * norm / (1.0 + ratio);
                     jacobian.push(-dv_dr / sigma);
                 }
             }

@@ -89,22 +89,31 @@ impl<'a> RowPhasors<'a> {
         }
     }
 
-    /// One step east: z_kb ← z_kb s_kb.
-    fn step(&mut self) {
-        for (((zr, zi), sr), si) in self
-            .zr
-            .iter_mut()
-            .zip(self.zi.iter_mut())
-            .zip(&self.sr)
-            .zip(&self.si)
-        {
-            let (a, b) = (*zr, *zi);
-            *zr = a * sr - b * si;
-            *zi = a * si + b * sr;
+    /// One step east, z_kb ← z_kb s_kb, and y_b = Σ_k w_k Im z_kb (summed in increasing k, as
+    /// [`Self::imag_band_sum`]) in one pass.
+    #[inline(always)]
+    fn step_imag_band_sum(&mut self, y: &mut [f64]) {
+        let nb = self.uv_m.len();
+        y.fill(0.0);
+        for (q, w) in self.rule.weights.iter().enumerate() {
+            let range = q * nb..(q + 1) * nb;
+            for ((((yb, zr), zi), sr), si) in y
+                .iter_mut()
+                .zip(&mut self.zr[range.clone()])
+                .zip(&mut self.zi[range.clone()])
+                .zip(&self.sr[range.clone()])
+                .zip(&self.si[range])
+            {
+                let (a, b) = (*zr, *zi);
+                *zr = a * sr - b * si;
+                *zi = a * si + b * sr;
+                *yb += w * *zi;
+            }
         }
     }
 
     /// y_b = Σ_k w_k Im z_kb, summed in increasing k.
+    #[inline(always)]
     fn imag_band_sum(&self, y: &mut [f64]) {
         let nb = self.uv_m.len();
         y.fill(0.0);
@@ -136,11 +145,41 @@ pub struct Node<'a> {
     pub y: &'a [f64],
     /// Re F_b of file f at `x[f * 21 + b]` (only filled when the walk was asked).
     pub x: &'a [f64],
+    rows: &'a [RowPhasors<'a>],
+}
+
+impl Node<'_> {
+    /// Re F_b of every file into `x` (21 per file), for walks that need it only at few nodes.
+    pub fn real_f(&self, x: &mut [f64]) {
+        for (f, row) in self.rows.iter().enumerate() {
+            row.real_band_sum(&mut x[f * N_BASELINES..(f + 1) * N_BASELINES]);
+        }
+    }
 }
 
 /// Walks the half plane (δ > 0, and δ = 0 with α > 0) within the annulus, calling `visit` at
-/// each node (§5.1); `with_f` also fills F_b.
-pub fn walk(files: &[FitFile], grid: &Grid, with_f: bool, mut visit: impl FnMut(&Node)) {
+/// each node (§5.1); `with_f` also fills F_b. On x86_64 with AVX2 the same code is compiled for
+/// AVX2 (mul and add stay separate IEEE operations in the same order: the same bits).
+pub fn walk<V: FnMut(&Node)>(files: &[FitFile], grid: &Grid, with_f: bool, visit: V) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports the features the function is compiled for
+            unsafe { walk_avx2(files, grid, with_f, visit) };
+            return;
+        }
+    }
+    walk_generic(files, grid, with_f, visit)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn walk_avx2<V: FnMut(&Node)>(files: &[FitFile], grid: &Grid, with_f: bool, visit: V) {
+    walk_generic(files, grid, with_f, visit)
+}
+
+#[inline(always)]
+fn walk_generic<V: FnMut(&Node)>(files: &[FitFile], grid: &Grid, with_f: bool, mut visit: V) {
     let step_rad = grid.step_mas * MAS_RAD;
     let mut rows: Vec<RowPhasors> = files
         .iter()
@@ -157,32 +196,116 @@ pub fn walk(files: &[FitFile], grid: &Grid, with_f: bool, mut visit: impl FnMut(
                 continue;
             }
             for (f, row) in rows.iter_mut().enumerate() {
+                let yf = &mut y[f * N_BASELINES..(f + 1) * N_BASELINES];
                 if previous_inside {
-                    row.step();
+                    row.step_imag_band_sum(yf);
                 } else {
                     row.start(i as f64 * step_rad, j as f64 * step_rad);
+                    row.imag_band_sum(yf);
                 }
-                row.imag_band_sum(&mut y[f * N_BASELINES..(f + 1) * N_BASELINES]);
                 if with_f {
                     row.real_band_sum(&mut x[f * N_BASELINES..(f + 1) * N_BASELINES]);
                 }
             }
             previous_inside = true;
-            visit(&Node { i, j, y: &y, x: &x });
+            visit(&Node {
+                i,
+                j,
+                y: &y,
+                x: &x,
+                rows: &rows,
+            });
         }
     }
 }
 
-/// (c, G) of one file at a node: t = A y, c = d̃ᵀ t, G = tᵀ t (§5.2).
-pub fn linear_terms(a: &[f64], d_tilde: &[f64], y: &[f64]) -> (f64, f64) {
-    let (mut c, mut g) = (0.0, 0.0);
-    for (i, &d) in d_tilde.iter().enumerate() {
-        let t = portable::dot(&a[i * N_BASELINES..(i + 1) * N_BASELINES], y);
-        c += d * t;
-        g += t * t;
-    }
-    (c, g)
+/// One file's A = W T laid out for the walk (§5.2): column b of A (its `rank` entries, padded
+/// with zeros to `lanes`, a multiple of 4) at `at[b * lanes..(b + 1) * lanes]`, so that
+/// t = A y is 21 multiply-adds of whole vectors, in increasing b for every entry (the same order
+/// on every target), then c = d̃ᵀ t and G = ‖t‖² = yᵀ M y.
+#[derive(Debug, Clone)]
+pub struct Kernel {
+    pub lanes: usize,
+    pub at: Vec<f64>,
+    /// d̃ padded with zeros to `lanes`.
+    pub d_tilde: Vec<f64>,
 }
+
+/// The lanes of the usual rank (15 for one 7-hole file with nothing flagged).
+const LANES_15: usize = 16;
+
+impl Kernel {
+    /// The layout of A (rank × 21, row-major) with data d̃ (rank).
+    pub fn new(a: &[f64], d_tilde: &[f64]) -> Kernel {
+        let rank = d_tilde.len();
+        let lanes = rank.div_ceil(4).max(1) * 4;
+        let mut at = vec![0.0; N_BASELINES * lanes];
+        for i in 0..rank {
+            for b in 0..N_BASELINES {
+                at[b * lanes + i] = a[i * N_BASELINES + b];
+            }
+        }
+        let mut d = vec![0.0; lanes];
+        d[..rank].copy_from_slice(d_tilde);
+        Kernel {
+            lanes,
+            at,
+            d_tilde: d,
+        }
+    }
+
+    /// t = A v into `t` (`lanes` long).
+    #[inline(always)]
+    pub fn apply(&self, v: &[f64], t: &mut [f64]) {
+        if self.lanes == LANES_15 {
+            let t: &mut [f64; LANES_15] = t.try_into().expect("16 lanes");
+            t.fill(0.0);
+            for (col, &vb) in self.at.chunks_exact(LANES_15).zip(v) {
+                for (ti, &a) in t.iter_mut().zip(col) {
+                    *ti += vb * a;
+                }
+            }
+        } else {
+            t.fill(0.0);
+            for (col, &vb) in self.at.chunks_exact(self.lanes).zip(v) {
+                for (ti, &a) in t.iter_mut().zip(col) {
+                    *ti += vb * a;
+                }
+            }
+        }
+    }
+
+    /// (c, G) at a node with y = Im F (§5.2); compiled for AVX2 where the CPU has it (the same
+    /// operations in the same order: the same bits).
+    #[inline]
+    pub fn terms(&self, y: &[f64]) -> (f64, f64) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU supports the features the function is compiled for
+                return unsafe { self.terms_avx2(y) };
+            }
+        }
+        self.terms_generic(y)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn terms_avx2(&self, y: &[f64]) -> (f64, f64) {
+        self.terms_generic(y)
+    }
+
+    #[inline(always)]
+    fn terms_generic(&self, y: &[f64]) -> (f64, f64) {
+        let mut buffer = [0.0; MAX_LANES];
+        let t = &mut buffer[..self.lanes];
+        self.apply(y, t);
+        (portable::dot(&self.d_tilde, t), portable::dot(t, t))
+    }
+}
+
+/// Lanes of the largest rank: 35 closure phases with diagonal weights.
+pub const MAX_LANES: usize = 36;
 
 /// The linearised search over the full plane: per contrast group c_g and G_g at every node
 /// (NaN outside the annulus), filled in the mirrored half by symmetry.
@@ -217,15 +340,19 @@ pub fn linear_maps(files: &[FitFile], grid: &Grid, groups: usize) -> LinearMaps 
     let nodes = grid.side() * grid.side();
     let mut c = vec![f64::NAN; nodes * groups];
     let mut g = vec![f64::NAN; nodes * groups];
+    let kernels: Vec<Kernel> = files
+        .iter()
+        .map(|f| Kernel::new(&f.white.a, &f.white.d_tilde))
+        .collect();
     walk(files, grid, false, |node| {
         let (n, m) = (grid.index(node.i, node.j), grid.index(-node.i, -node.j));
         for k in 0..groups {
             c[n * groups + k] = 0.0;
             g[n * groups + k] = 0.0;
         }
-        for (f, file) in files.iter().enumerate() {
+        for (f, (file, kernel)) in files.iter().zip(&kernels).enumerate() {
             let y = &node.y[f * N_BASELINES..(f + 1) * N_BASELINES];
-            let (cf, gf) = linear_terms(&file.white.a, &file.white.d_tilde, y);
+            let (cf, gf) = kernel.terms(y);
             c[n * groups + file.group] += cf;
             g[n * groups + file.group] += gf;
         }
@@ -256,31 +383,43 @@ pub struct Start {
 /// `min_separation_mas` apart (§5.4).
 pub fn starts(maps: &LinearMaps, count: usize, min_separation_mas: f64) -> Vec<Start> {
     let grid = &maps.grid;
-    let h = grid.half;
+    let (h, side) = (grid.half, grid.side());
+    let values: Vec<f64> = (0..side * side).map(|n| maps.delta_chi2(n)).collect();
     let value = |i: i32, j: i32| {
         if i.abs() > h || j.abs() > h {
             f64::NAN
         } else {
-            maps.delta_chi2(grid.index(i, j))
+            values[grid.index(i, j)]
         }
     };
+    const NEIGHBOURS: [(i32, i32); 8] = [
+        (-1, -1),
+        (0, -1),
+        (1, -1),
+        (-1, 0),
+        (1, 0),
+        (-1, 1),
+        (0, 1),
+        (1, 1),
+    ];
     let mut peaks = Vec::new();
     for j in -h..=h {
         for i in -h..=h {
-            let v = value(i, j);
+            let v = values[grid.index(i, j)];
             if v.is_nan() || v <= 0.0 {
                 continue;
             }
-            let is_peak = (-1..=1)
-                .flat_map(|dj| (-1..=1).map(move |di| (di, dj)))
-                .filter(|&(di, dj)| di != 0 || dj != 0)
-                .all(|(di, dj)| value(i + di, j + dj).is_nan() || value(i + di, j + dj) <= v);
+            let is_peak = NEIGHBOURS.iter().all(|&(di, dj)| {
+                let w = value(i + di, j + dj);
+                w.is_nan() || w <= v
+            });
             if is_peak {
                 peaks.push((v, i, j));
             }
         }
     }
-    peaks.sort_by(|a, b| b.0.total_cmp(&a.0));
+    // largest first; ties in the order found (row by row), as a stable sort would leave them
+    peaks.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then((a.2, a.1).cmp(&(b.2, b.1))));
     let mut chosen: Vec<Start> = Vec::new();
     for (v, i, j) in peaks {
         if chosen.len() >= count {
