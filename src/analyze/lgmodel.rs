@@ -58,9 +58,9 @@ pub struct BasisPlan {
     n_wavelengths: usize,
     /// (alpha, beta) of each table, `[k * n_wavelengths + w]`.
     coefficients: Vec<(f64, f64)>,
-    /// Row tables, `[(k * n_wavelengths + w) * m + i]`.
-    row_cos: Vec<f64>,
-    row_sin: Vec<f64>,
+    /// Row tables, row-major by row so that a block row reads one stretch:
+    /// `[(i * n_baselines * n_wavelengths + k * n_wavelengths + w) * 2]` the cos, `+ 1` the sin.
+    rows: Vec<f64>,
     /// Column tables, zero-padded to `chunks` chunks of `FRINGE_LANES`, per baseline
     /// `[k * chunks * 2 L n_wavelengths ..]` as [`FringeRows::cols`] takes them.
     cols: Vec<f64>,
@@ -409,6 +409,30 @@ impl LgModel {
         (k * (a * b0 + c * b1), k * (b * b0 + d * b1))
     }
 
+    /// Everything [`LgModel::plan`] depends on, as bits: models with equal keys have identical
+    /// plans (so a planner can share one between exposures).
+    pub fn plan_key(&self) -> Vec<u64> {
+        let [[a, b], [c, d]] = self.affine.f_args_matrix();
+        let mut key = vec![
+            self.n as u64,
+            self.oversample as u64,
+            self.pixscale_rad.to_bits(),
+            self.pairs.len() as u64,
+            self.bandpass.len() as u64,
+        ];
+        key.extend([a, b, c, d].map(f64::to_bits));
+        key.extend(self.pairs.iter().flat_map(|p| p.map(|h| h as u64)));
+        key.extend(
+            self.geometry
+                .centres_inst_m
+                .iter()
+                .flatten()
+                .map(|v| v.to_bits()),
+        );
+        key.extend(self.bandpass.iter().map(|s| s.wavelength_m.to_bits()));
+        key
+    }
+
     /// The once-per-exposure part of the basis: centre-free fringe phase tables per wavelength
     /// and baseline.
     pub fn plan(&self) -> BasisPlan {
@@ -420,8 +444,7 @@ impl LgModel {
             m,
             n_wavelengths: nw,
             coefficients: Vec::with_capacity(nb * nw),
-            row_cos: Vec::with_capacity(nb * nw * m),
-            row_sin: Vec::with_capacity(nb * nw * m),
+            rows: vec![0.0; m * nb * nw * 2],
             cols: vec![0.0; nb * chunks * nw * 2 * L],
             chunks,
         };
@@ -430,8 +453,11 @@ impl LgModel {
                 let (alpha, beta) = self.fringe_coefficients(pair, sample.wavelength_m);
                 let t = SeparablePhase::new(m, alpha, beta, 0.0);
                 plan.coefficients.push((alpha, beta));
-                plan.row_cos.extend_from_slice(&t.row_cos);
-                plan.row_sin.extend_from_slice(&t.row_sin);
+                for i in 0..m {
+                    let at = (i * nb * nw + k * nw + w) * 2;
+                    plan.rows[at] = t.row_cos[i];
+                    plan.rows[at + 1] = t.row_sin[i];
+                }
                 for j in 0..m {
                     let at = ((k * chunks + j / L) * nw + w) * 2 * L + j % L;
                     plan.cols[at] = t.col_cos[j];
@@ -522,14 +548,16 @@ impl LgModel {
                 }
                 let row_off = big_i * n;
                 add_row(&mut slices[row_off..row_off + n], &acc_beam, n_holes);
-                for (kw, &(sin0, cos0, f)) in rotations.iter().enumerate() {
-                    let (k, w) = (kw / nw, kw % nw);
-                    let at = ((k * G + g) * nw + w) * 2 * over;
-                    let fac = &mut row_fac[at..at + 2 * over];
-                    for (s, i) in rows.clone().enumerate() {
-                        let (c, sn) = (plan.row_cos[kw * m + i], plan.row_sin[kw * m + i]);
-                        fac[s] = f * (c * cos0 - sn * sin0);
-                        fac[over + s] = f * (sn * cos0 + c * sin0);
+                for (s, i) in rows.clone().enumerate() {
+                    let table = &plan.rows[i * nb * nw * 2..(i + 1) * nb * nw * 2];
+                    for (kw, (&(sin0, cos0, f), cs)) in
+                        rotations.iter().zip(table.chunks_exact(2)).enumerate()
+                    {
+                        let (k, w) = (kw / nw, kw % nw);
+                        let at = ((k * G + g) * nw + w) * 2 * over;
+                        let (c, sn) = (cs[0], cs[1]);
+                        row_fac[at + s] = f * (c * cos0 - sn * sin0);
+                        row_fac[at + over + s] = f * (sn * cos0 + c * sin0);
                     }
                 }
             }
