@@ -3,7 +3,6 @@
 //! fit and observables, then the average over integrations with errors. What is fixed for the
 //! exposure (bandpass, geometry, affine, bad-pixel support, centroid plan) is built once.
 
-use super::bandpass;
 use super::bpfix::BadPixelFixer;
 use super::centroid::Centroider;
 use super::lgmodel::LgModel;
@@ -222,7 +221,7 @@ fn analysis_stages(
     }
     let geometry = mask_geometry(refs, params, &mut notes);
     let filter = exposure.keyword("FILTER").unwrap_or_default();
-    let bandpass = exposure_bandpass(&filter, refs, params, &mut notes)?;
+    let bandpass = exposure_bandpass(&filter, refs, params, planner, &mut notes)?;
     let pixscale_rad = pixel_scale_rad(exposure, &mut notes);
     let nint = integrations_in_use(exposure, params, &mut notes)?;
     let window = Window::of(exposure)?;
@@ -335,6 +334,7 @@ fn exposure_bandpass(
     filter: &str,
     refs: &References,
     params: &AnalyzeParams,
+    planner: &Planner,
     notes: &mut Vec<String>,
 ) -> Result<Vec<BandpassSample>> {
     match (&params.bandpass, &refs.throughput) {
@@ -352,9 +352,12 @@ fn exposure_bandpass(
                     ));
                 }
             }
-            bandpass::from_throughput(&t.wavelength_angstrom, &t.throughput).map_err(|e| {
-                Error::unnamed(e.kind, format!("throughput reference file: {}", e.problem))
-            })
+            planner
+                .bandpass(&t.wavelength_angstrom, &t.throughput)
+                .map(|b| b.to_vec())
+                .map_err(|e| {
+                    Error::unnamed(e.kind, format!("throughput reference file: {}", e.problem))
+                })
         }
         (None, None) => {
             let (wl, th) = crate::niriss::throughput::builtin_throughput(filter)?;
@@ -362,7 +365,7 @@ fn exposure_bandpass(
                 "no throughput reference file: using the built-in {filter} curve ({})",
                 crate::niriss::throughput::BUILTIN_CURVE_SOURCE
             ));
-            bandpass::from_throughput(&wl, &th)
+            planner.bandpass(&wl, &th).map(|b| b.to_vec())
         }
     }
 }
@@ -693,7 +696,7 @@ struct FitPlan<'a> {
     fixer: Option<Arc<BadPixelFixer>>,
     centroider: Centroider,
     model: LgModel,
-    basis_plan: super::lgmodel::BasisPlan,
+    basis_plan: Arc<super::lgmodel::BasisPlan>,
     orders: Orders,
     /// One integration: its errors are propagated from ERR (or the residuals).
     single: bool,
@@ -733,7 +736,7 @@ impl<'a> FitPlan<'a> {
             params.oversample,
             n,
         );
-        let basis_plan = model.plan();
+        let basis_plan = planner.basis_plan(&model)?;
         Ok(FitPlan {
             params,
             fixer,
@@ -1198,11 +1201,12 @@ mod stage_tests {
         let mut notes = Vec::new();
         let none = References::default();
         assert_eq!(
-            exposure_bandpass("F480M", &none, &params, &mut notes).unwrap(),
+            exposure_bandpass("F480M", &none, &params, &Planner::new(), &mut notes).unwrap(),
             own
         );
         let defaults = AnalyzeParams::default();
-        let builtin = exposure_bandpass("F480M", &none, &defaults, &mut notes).unwrap();
+        let builtin =
+            exposure_bandpass("F480M", &none, &defaults, &Planner::new(), &mut notes).unwrap();
         assert!(notes[0].contains("built-in F480M curve"), "{notes:?}");
         // weights summing to one, centred within 1 % on the filter's pivot wavelength
         let total: f64 = builtin.iter().map(|b| b.weight).sum();
@@ -1224,7 +1228,8 @@ mod stage_tests {
             }),
             nrm: None,
         };
-        let err = exposure_bandpass("F480M", &other, &defaults, &mut notes).unwrap_err();
+        let err =
+            exposure_bandpass("F480M", &other, &defaults, &Planner::new(), &mut notes).unwrap_err();
         assert_eq!(err.kind, Kind::BadReference);
         assert!(err.problem.contains("F430M") && err.problem.contains("F480M"));
     }
@@ -1237,8 +1242,14 @@ mod stage_tests {
         };
         let mut notes = Vec::new();
         let geometry = mask_geometry(&References::default(), &params, &mut notes);
-        let bandpass =
-            exposure_bandpass("F480M", &References::default(), &params, &mut notes).unwrap();
+        let bandpass = exposure_bandpass(
+            "F480M",
+            &References::default(),
+            &params,
+            &Planner::new(),
+            &mut notes,
+        )
+        .unwrap();
         let pixscale_rad = (65.6 / 3.6e6f64).to_radians();
         let n = 31;
         let affine = Affine2d::commissioning();
