@@ -42,12 +42,15 @@ pub fn fit_files(files: &[(String, Vec<u8>)], options: &FitOptions) -> Result<Fi
     fit_observations(obs, options)
 }
 
+/// What the user should know about the inputs (files without UVAFFINE, filters without a curve).
+pub type Warnings = Vec<String>;
+
 /// The files of the fit in their frame, with warnings (§2–§4).
 pub fn prepare(
     obs: Vec<OiObservation>,
     options: &FitOptions,
     diagonal: bool,
-) -> Result<(Frame, Vec<FitFile>, Vec<String>)> {
+) -> Result<(Frame, Vec<FitFile>, Warnings)> {
     if obs.is_empty() {
         return Err(Error::usage("fit-binary: no file given"));
     }
