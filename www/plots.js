@@ -77,6 +77,33 @@ function niceNumber(v) {
 }
 
 /**
+ * Paints the n x n row-major `values` into `canvas` (n x n pixels) in `scale`'s colours, row 0 at
+ * the bottom; `flipX` puts column 0 at the right. Non-finite values get the grey level `grey`.
+ * Returns the canvas's 2-D context.
+ */
+function paint(canvas, values, n, scale, { grey, flipX = false }) {
+  const ctx = canvas.getContext('2d');
+  const img = ctx.createImageData(n, n);
+  for (let y = 0; y < n; y++) {
+    for (let x = 0; x < n; x++) {
+      const v = values[y * n + x];
+      const o = ((n - 1 - y) * n + (flipX ? n - 1 - x : x)) * 4;
+      if (Number.isFinite(v)) {
+        const i = colourIndex(v, scale) * 3;
+        img.data[o] = scale.lut[i];
+        img.data[o + 1] = scale.lut[i + 1];
+        img.data[o + 2] = scale.lut[i + 2];
+      } else {
+        img.data[o] = img.data[o + 1] = img.data[o + 2] = grey;
+      }
+      img.data[o + 3] = 255;
+    }
+  }
+  ctx.putImageData(img, 0, 0);
+  return ctx;
+}
+
+/**
  * Draws an n x n row-major image (row 0 at the bottom, as FITS and DS9 show it) with a
  * colour bar beside it. Non-finite pixels are grey. Returns the figure element.
  */
@@ -97,24 +124,7 @@ export function imageFigure({ title, values, n, scale, pixelSize = 4, caption = 
   canvas.className = 'pixels';
   canvas.setAttribute('role', 'img');
   canvas.setAttribute('aria-label', title);
-  const ctx = canvas.getContext('2d');
-  const img = ctx.createImageData(n, n);
-  for (let y = 0; y < n; y++) {
-    for (let x = 0; x < n; x++) {
-      const v = values[y * n + x];
-      const o = ((n - 1 - y) * n + x) * 4;
-      if (Number.isFinite(v)) {
-        const i = colourIndex(v, scale) * 3;
-        img.data[o] = scale.lut[i];
-        img.data[o + 1] = scale.lut[i + 1];
-        img.data[o + 2] = scale.lut[i + 2];
-      } else {
-        img.data[o] = img.data[o + 1] = img.data[o + 2] = 128;
-      }
-      img.data[o + 3] = 255;
-    }
-  }
-  ctx.putImageData(img, 0, 0);
+  paint(canvas, values, n, scale, { grey: 128 });
   row.append(canvas, colourBar(scale, n * pixelSize));
   fig.append(row);
   if (caption) {
@@ -185,24 +195,8 @@ export function skyMapFigure({ title, map, markers = [], axis = ['East', 'North'
   canvas.style.height = `${sizePx}px`;
   canvas.setAttribute('role', 'img');
   canvas.setAttribute('aria-label', title);
-  const ctx = canvas.getContext('2d');
-  const img = ctx.createImageData(side, side);
-  for (let k = 0; k < side; k++) {
-    for (let l = 0; l < side; l++) {
-      const v = map.values[k * side + l];
-      const o = ((side - 1 - k) * side + (side - 1 - l)) * 4;
-      if (Number.isFinite(v)) {
-        const i = colourIndex(v, scale) * 3;
-        img.data[o] = scale.lut[i];
-        img.data[o + 1] = scale.lut[i + 1];
-        img.data[o + 2] = scale.lut[i + 2];
-      } else {
-        img.data[o] = img.data[o + 1] = img.data[o + 2] = 235;
-      }
-      img.data[o + 3] = 255;
-    }
-  }
-  ctx.putImageData(img, 0, 0);
+  // East left: column l of the map is drawn at x = side - 1 - l
+  const ctx = paint(canvas, map.values, side, scale, { grey: 235, flipX: true });
   // Rings at the markers, in canvas pixels (one per node): column side-1-l, row side-1-k.
   const perPx = side / sizePx;
   ctx.lineWidth = 2.5 * perPx;

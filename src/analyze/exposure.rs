@@ -250,12 +250,12 @@ fn analysis_stages(
     let average = average_over(&plan.orders, &integrations);
     let vis2_above_one = vis2_above_one(&average);
     // a star through the mask gives V² of order 1 on the short baselines; noise alone ~1e-4
-    let no_fringes = median(&average.vis2) < NO_FRINGE_VIS2;
+    let median_vis2 = median(&average.vis2);
+    let no_fringes = median_vis2 < NO_FRINGE_VIS2;
     if no_fringes {
         notes.push(format!(
-            "warning: no fringes: the median V² is {:.1e}, below {NO_FRINGE_VIS2} (no star, or \
-             not through the mask?)",
-            median(&average.vis2)
+            "warning: no fringes: the median V² is {median_vis2:.1e}, below {NO_FRINGE_VIS2} \
+             (no star, or not through the mask?)"
         ));
     }
     if vis2_above_one > 0 {
