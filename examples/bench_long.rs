@@ -29,7 +29,10 @@ fn main() {
         nrm: Some(NrmReference::from_bytes(&read("nrm.fits"), "nrm").unwrap()),
     };
     let name = "jw10005003001_03102_00001_nis_calints.fits";
-    let e = long_cube(&CalExposure::from_bytes(&read(name), name).unwrap(), nint);
+    let e = CalExposure::from_bytes(&read(name), name)
+        .and_then(CalExposure::in_memory)
+        .unwrap();
+    let e = long_cube(&e, nint);
     let params = AnalyzeParams::default();
     let planner = Planner::new();
     let t = Instant::now();

@@ -26,7 +26,9 @@ fn main() {
     let t = Throughput::from_bytes(&read("throughput_f480m.fits"), "throughput").unwrap();
     let nrm = NrmReference::from_bytes(&read("nrm.fits"), "nrm").unwrap();
     let name = "jw10005003001_03102_00001_nis_calints.fits";
-    let e = CalExposure::from_bytes(&read(name), name).unwrap();
+    let e = CalExposure::from_bytes(&read(name), name)
+        .and_then(CalExposure::in_memory)
+        .unwrap();
     let (n, half) = (71usize, 35usize);
     // the first frame without its 4 reference rows, cropped around its brightest pixel
     let frame: Vec<f64> = e.sci[4 * e.nx..e.ny * e.nx].to_vec();

@@ -8,7 +8,7 @@ use crate::analyze::exposure::{AnalyzeParams, References};
 use crate::analyze::planner::Planner;
 use crate::average::average;
 use crate::error::{Error, Kind, Result};
-use crate::fits::{write_fits, Card, Header};
+use crate::fits::{write_fits, ByteSource, Card, Header};
 use crate::niriss::affine::Affine2d;
 use crate::niriss::mask::MaskGeometry;
 use crate::normalize::normalize;
@@ -16,7 +16,8 @@ use crate::products::amilg::AmiLg;
 use crate::products::observables::ObservableSet;
 use crate::products::oifits::{OiData, OiMeta, OiProduct};
 use crate::products::registry::{primary_cards, product_name, FitSummary, ProductKind, Provenance};
-use crate::steps::{analyze, fit_summary, lg_primary, ProductFile};
+use crate::steps::{analyze_with, fit_summary, lg_primary, ProductFile};
+use std::sync::Arc;
 
 /// Member role in the association.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -280,8 +281,23 @@ pub fn analyze_member(
     planner: &Planner,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<(MemberResult, Vec<ProductFile>)> {
-    let exposure = crate::products::exposure::CalExposure::from_bytes(bytes, &member.expname)?;
-    let analyzed = analyze(exposure, refs, &options.analyze, planner, progress)?;
+    let source = Arc::new(bytes.to_vec());
+    analyze_member_source(source, member, asn, refs, options, planner, progress)
+}
+
+/// [`analyze_member`] of the exposure in `source`, read an integration at a time as it is
+/// analysed: neither the file nor every integration's images are held at once.
+pub fn analyze_member_source(
+    source: Arc<dyn ByteSource>,
+    member: &Member,
+    asn: &Association,
+    refs: &References,
+    options: &PipelineOptions,
+    planner: &Planner,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<(MemberResult, Vec<ProductFile>)> {
+    let exposure = crate::products::exposure::CalExposure::open(source, &member.expname)?;
+    let analyzed = analyze_with(exposure, refs, &options.analyze, planner, false, progress)?;
     let an = &analyzed.analysis;
     let result = MemberResult {
         member: member.clone(),
@@ -475,14 +491,28 @@ pub fn run_pipeline(
     options: &PipelineOptions,
     progress: &(dyn Fn(&str, usize, usize) + Sync),
 ) -> (Vec<ProductFile>, Combined, Vec<Error>) {
+    let open = |name: &str| load(name).map(|b| Arc::new(b) as Arc<dyn ByteSource>);
+    run_pipeline_sources(asn, &open, refs, options, progress)
+}
+
+/// [`run_pipeline`] with `open` giving a member's file to read as it is analysed (the
+/// command line's files on disk): one member's analysis needs memory that does not grow with
+/// its number of integrations.
+pub fn run_pipeline_sources(
+    asn: &Association,
+    open: &(dyn Fn(&str) -> Result<Arc<dyn ByteSource>> + Sync),
+    refs: &References,
+    options: &PipelineOptions,
+    progress: &(dyn Fn(&str, usize, usize) + Sync),
+) -> (Vec<ProductFile>, Combined, Vec<Error>) {
     // the members share filter, pixel scale and mask: one planner builds their fixer once
     let planner = Planner::new();
     let mut products = Vec::new();
     let mut results = Vec::new();
     let mut errors = Vec::new();
     for member in &asn.members {
-        let outcome = load(&member.expname).and_then(|bytes| {
-            analyze_member(&bytes, member, asn, refs, options, &planner, &|d, t| {
+        let outcome = open(&member.expname).and_then(|source| {
+            analyze_member_source(source, member, asn, refs, options, &planner, &|d, t| {
                 progress(&member.expname, d, t)
             })
         });

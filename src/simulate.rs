@@ -167,6 +167,7 @@ pub fn simulate_from_image(spec: &SimSpec, clean: &[f64], file_name: &str) -> Ca
         err: Some(err),
         dq: vec![0; spec.nint * np],
         warnings: Vec::new(),
+        streamed: None,
     }
 }
 

@@ -2,10 +2,12 @@
 //! named product files. The command line and the page both call these.
 
 use crate::analyze::bandpass::centre_and_fraction;
-use crate::analyze::exposure::{analyze_exposure, AnalyzeParams, ExposureAnalysis, References};
+use crate::analyze::exposure::{
+    analyze_exposure_with, AnalyzeParams, ExposureAnalysis, References,
+};
 use crate::analyze::planner::Planner;
 use crate::error::Result;
-use crate::fits::{write_fits, Card, Header};
+use crate::fits::{write_fits, ByteSource, Card, Header};
 use crate::products::amilg::lg_fit_hdus;
 use crate::products::exposure::CalExposure;
 use crate::products::observables::ObservableSet;
@@ -27,7 +29,7 @@ pub struct AnalyzedExposure {
     pub meta: OiMeta,
 }
 
-/// Runs `ami_analyze` on one exposure.
+/// Runs `ami_analyze` on one exposure, keeping every integration's images (for `_amilg`).
 pub fn analyze(
     exposure: CalExposure,
     refs: &References,
@@ -35,7 +37,20 @@ pub fn analyze(
     planner: &Planner,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<AnalyzedExposure> {
-    let analysis = analyze_exposure(&exposure, refs, params, planner, progress)?;
+    analyze_with(exposure, refs, params, planner, true, progress)
+}
+
+/// [`analyze`], keeping each integration's images only if `keep_images` (memory then does not
+/// grow with the integrations' images: the pipeline's products need only their average).
+pub fn analyze_with(
+    exposure: CalExposure,
+    refs: &References,
+    params: &AnalyzeParams,
+    planner: &Planner,
+    keep_images: bool,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<AnalyzedExposure> {
+    let analysis = analyze_exposure_with(&exposure, refs, params, planner, keep_images, progress)?;
     let (centre, fraction) = centre_and_fraction(&analysis.bandpass);
     let pixscale_arcsec = analysis.pixscale_rad.to_degrees() * 3600.0;
     let kept: Vec<usize> = analysis.integrations.iter().map(|f| f.index).collect();
@@ -178,7 +193,26 @@ pub fn analyze_bytes(
     planner: &Planner,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<(AnalyzedExposure, Vec<ProductFile>)> {
-    let exposure = CalExposure::from_bytes(bytes, file_name)?;
+    analyze_source(
+        std::sync::Arc::new(bytes.to_vec()),
+        file_name,
+        refs,
+        params,
+        planner,
+        progress,
+    )
+}
+
+/// [`analyze_bytes`] of the exposure in `source` (a file read as it is analysed).
+pub fn analyze_source(
+    source: std::sync::Arc<dyn ByteSource>,
+    file_name: &str,
+    refs: &References,
+    params: &AnalyzeParams,
+    planner: &Planner,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<(AnalyzedExposure, Vec<ProductFile>)> {
+    let exposure = CalExposure::open(source, file_name)?;
     let analyzed = analyze(exposure, refs, params, planner, progress)?;
     let products = analyze_products(&analyzed);
     Ok((analyzed, products))

@@ -17,7 +17,7 @@ use crate::niriss::affine::Affine2d;
 use crate::niriss::filters::BandpassSample;
 use crate::niriss::mask::{MaskGeometry, N_HOLES};
 use crate::portable;
-use crate::products::amilg::{AmiLg, IntegrationImages};
+use crate::products::amilg::{AmiLg, AmiLgSum, IntegrationImages};
 use crate::products::exposure::{CalExposure, DO_NOT_USE, JUMP_DET};
 use crate::products::observables::ObservableSet;
 use crate::products::reffiles::{NrmReference, Throughput};
@@ -102,7 +102,8 @@ pub struct IntegrationFit {
     pub coeffs_norm: Vec<f64>,
     /// Centroid (x = column, y = row) relative to the crop centre, pixels.
     pub centroid_px: (f64, f64),
-    /// Cropped, corrected data; model; residual (data - model, NaN where excluded). n x n.
+    /// Cropped, corrected data; model; residual (data - model, NaN where excluded). n x n;
+    /// empty once added to the average unless the analysis was asked to keep the images.
     pub data: Vec<f64>,
     pub model: Vec<f64>,
     pub residual: Vec<f64>,
@@ -133,10 +134,14 @@ pub struct ExposureAnalysis {
     pub average: ObservableSet,
     /// Things the user should know (defaults used, firstfew ignored, ...).
     pub notes: Vec<String>,
+    /// The integration average of the images, summed as the integrations were fitted.
+    pub lg_sum: AmiLgSum,
 }
 
 impl ExposureAnalysis {
-    /// Each integration's images and coefficients, as the AmiLg products take them.
+    /// Each integration's images and coefficients, as the AmiLg products take them (empty
+    /// images unless the analysis kept them: [`analyze_exposure`] does,
+    /// [`analyze_exposure_with`] when asked).
     pub fn integration_images(&self) -> Vec<IntegrationImages<'_>> {
         self.integrations
             .iter()
@@ -151,7 +156,7 @@ impl ExposureAnalysis {
 
     /// The integration-averaged AmiLg product of this exposure.
     pub fn ami_lg(&self) -> AmiLg {
-        AmiLg::average_of(self.n, &self.integration_images(), self.average.clone())
+        self.lg_sum.finish(self.average.clone())
     }
 }
 
@@ -186,6 +191,7 @@ pub fn rasterise_pupil(geometry: &MaskGeometry, size: usize, diameter_m: f64) ->
 /// pixel scale, integrations, window, affine distortion), the pixels prepared for the fit
 /// (reference rows, outliers, crop), the plan of the fit (bad-pixel fixer, centroider, model),
 /// the fit of each integration, and the average over integrations.
+/// Every integration's images are kept (for the `_amilg` product).
 pub fn analyze_exposure(
     exposure: &CalExposure,
     refs: &References,
@@ -193,7 +199,22 @@ pub fn analyze_exposure(
     planner: &Planner,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<ExposureAnalysis> {
-    analysis_stages(exposure, refs, params, planner, progress)
+    analyze_exposure_with(exposure, refs, params, planner, true, progress)
+}
+
+/// [`analyze_exposure`], keeping each integration's images only if `keep_images`: without
+/// them the memory the analysis needs does not grow with the number of integrations (a few
+/// kB each for their observables), and the exposure's integrations are read from its file a
+/// few at a time.
+pub fn analyze_exposure_with(
+    exposure: &CalExposure,
+    refs: &References,
+    params: &AnalyzeParams,
+    planner: &Planner,
+    keep_images: bool,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<ExposureAnalysis> {
+    analysis_stages(exposure, refs, params, planner, keep_images, progress)
         .map_err(|e| e.in_file(&exposure.file_name))
 }
 
@@ -203,6 +224,7 @@ fn analysis_stages(
     refs: &References,
     params: &AnalyzeParams,
     planner: &Planner,
+    keep_images: bool,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<ExposureAnalysis> {
     let mut notes = exposure.warnings.clone();
@@ -246,7 +268,16 @@ fn analysis_stages(
         pixels.n,
         nint == 1,
     )?;
-    let (integrations, dropped) = fit_integrations(&plan, &pixels, nint, &mut notes, progress)?;
+    let fitted = fit_integrations(
+        &plan,
+        &pixels,
+        exposure,
+        nint,
+        keep_images,
+        &mut notes,
+        progress,
+    )?;
+    let (integrations, dropped) = (fitted.integrations, fitted.dropped);
     let average = average_over(&plan.orders, &integrations);
     let vis2_above_one = vis2_above_one(&average);
     // a star through the mask gives V² of order 1 on the short baselines; noise alone ~1e-4
@@ -280,6 +311,7 @@ fn analysis_stages(
         no_fringes,
         average,
         notes,
+        lg_sum: fitted.lg_sum,
     })
 }
 
@@ -408,7 +440,7 @@ fn integrations_in_use(
 }
 
 /// The part of each frame that is analysed: the SUB80 box of a full frame, else all of it.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Window {
     row0: usize,
     col0: usize,
@@ -454,6 +486,48 @@ impl Window {
     }
 }
 
+/// The most memory the per-pixel series of [`for_each_pixel_series`] take at a time.
+const SERIES_BYTES: usize = 48 << 20;
+/// Integrations read at a time for the series (about 4 MB of SCI for SUB80).
+const SERIES_READ_BYTES: usize = 4 << 20;
+
+/// Calls `visit(p, series)` for every pixel of `rows` of the window (p counts from the first
+/// of `rows`, row after row), with its SCI values in integrations `0..nint` in order. The
+/// series of a block of rows are gathered at a time, at most [`SERIES_BYTES`], so that a cube
+/// of any length is read in a few passes rather than held whole.
+fn for_each_pixel_series(
+    exposure: &CalExposure,
+    window: &Window,
+    rows: std::ops::Range<usize>,
+    nint: usize,
+    visit: &mut dyn FnMut(usize, &[f64]),
+) -> Result<()> {
+    let nx = window.nx;
+    let row_bytes = nx * nint * std::mem::size_of::<f64>();
+    let block_rows = (SERIES_BYTES / row_bytes.max(1)).clamp(1, rows.len().max(1));
+    let per_read = (SERIES_READ_BYTES / (8 * exposure.frame_len())).clamp(1, nint.max(1));
+    let mut series = vec![0.0; block_rows * nx * nint];
+    for b0 in (0..rows.len()).step_by(block_rows) {
+        let b1 = (b0 + block_rows).min(rows.len());
+        for k0 in (0..nint).step_by(per_read) {
+            let count = per_read.min(nint - k0);
+            let frames = exposure.read_sci(k0, count)?;
+            for j in 0..count {
+                for r in b0..b1 {
+                    for c in 0..nx {
+                        let p = (r - b0) * nx + c;
+                        series[p * nint + k0 + j] = frames[window.index(j, rows.start + r, c)];
+                    }
+                }
+            }
+        }
+        for p in 0..(b1 - b0) * nx {
+            visit(b0 * nx + p, &series[p * nint..(p + 1) * nint]);
+        }
+    }
+    Ok(())
+}
+
 /// The affine distortion: commissioning, given, or from the rotation search on the untrimmed
 /// median image; `--rotation` composed with it.
 fn choose_affine(
@@ -475,18 +549,13 @@ fn choose_affine(
                 .map(|g| g + params.rotation_deg)
                 .collect();
             let mut med = vec![0.0; ny * nx];
-            for r in 0..ny {
-                for c in 0..nx {
-                    let v: Vec<f64> = (0..nint)
-                        .map(|k| exposure.sci[window.index(k, r, c)])
-                        .collect();
-                    med[r * nx + c] = if v.iter().any(|x| x.is_nan()) {
-                        f64::NAN
-                    } else {
-                        median(&v)
-                    };
-                }
-            }
+            for_each_pixel_series(exposure, window, 0..ny, nint, &mut |p, v| {
+                med[p] = if v.iter().any(|x| x.is_nan()) {
+                    f64::NAN
+                } else {
+                    median(v)
+                };
+            })?;
             let filled = fill_nans_with_neighbour_median(&med, ny, nx);
             let model = LgModel::new(
                 geometry.clone(),
@@ -511,19 +580,32 @@ fn choose_affine(
 }
 
 /// The pixels the fit takes: the window without its 4 reference rows, temporal outliers
-/// flagged, and the crop box around the median image's peak.
+/// flagged, and the crop box around the median image's peak. What is kept is per pixel (the
+/// median and scatter over integrations that flag outliers); the integrations are read from
+/// the exposure as they are fitted ([`PreparedPixels::crops`]).
 #[derive(Debug)]
 struct PreparedPixels {
-    /// Trimmed cubes, `nint` x `ty` x `nx`.
-    data: Vec<f64>,
-    dq: Vec<u32>,
-    err: Option<Vec<f64>>,
+    window: Window,
+    /// Reference rows left out at the bottom of the window.
+    ref_rows: usize,
     nx: usize,
-    ty: usize,
+    /// Median and population standard deviation over integrations of each trimmed pixel's
+    /// finite values (NaN if none), `ty` x `nx`.
+    median: Vec<f64>,
+    scatter: Vec<f64>,
+    /// ERR has a usable value: it is read for the errors of a single integration.
+    err_usable: bool,
     /// Crop centre (row, column) in the trimmed frame and half-width; the crop is n x n.
     centre: (usize, usize),
     half: usize,
     n: usize,
+}
+
+/// One integration's crop: data, DQ bits (temporal outliers flagged) and ERR if it is used.
+struct Crop {
+    img: Vec<f64>,
+    dq: Vec<u32>,
+    err: Option<Vec<f64>>,
 }
 
 impl PreparedPixels {
@@ -536,52 +618,22 @@ impl PreparedPixels {
         let (ny, nx) = (window.ny, window.nx);
         let ref_rows = 4.min(ny.saturating_sub(9));
         let ty = ny - ref_rows;
-        let mut data = vec![0.0; nint * ty * nx];
-        let mut dq = vec![0u32; nint * ty * nx];
         // an ERR with no usable value would give errors of zero: treat it as absent
-        let err_usable = exposure
-            .err
-            .as_ref()
-            .is_some_and(|e| e.iter().any(|v| v.is_finite() && *v > 0.0));
-        if exposure.err.is_some() && !err_usable {
+        let err_usable = exposure.err_usable()?;
+        if exposure.has_err() && !err_usable {
             notes.push(
                 "ERR holds no finite positive value: errors come from the fit's residuals".into(),
             );
         }
-        let mut err = err_usable.then(|| vec![0.0; nint * ty * nx]);
-        for k in 0..nint {
-            for r in 0..ty {
-                for c in 0..nx {
-                    let i = (k * ty + r) * nx + c;
-                    let src = window.index(k, r + ref_rows, c);
-                    data[i] = exposure.sci[src];
-                    dq[i] = exposure.dq[src];
-                    if let (Some(e), Some(all)) = (err.as_mut(), exposure.err.as_ref()) {
-                        e[i] = all[src];
-                    }
-                }
-            }
-        }
         let mut med = vec![f64::NAN; ty * nx];
-        for p in 0..ty * nx {
-            let v: Vec<f64> = (0..nint)
-                .map(|k| data[k * ty * nx + p])
-                .filter(|x| x.is_finite())
-                .collect();
-            if v.is_empty() {
-                continue;
+        let mut scatter = vec![f64::NAN; ty * nx];
+        for_each_pixel_series(exposure, window, ref_rows..ny, nint, &mut |p, series| {
+            let v: Vec<f64> = series.iter().copied().filter(|x| x.is_finite()).collect();
+            if !v.is_empty() {
+                med[p] = median(&v);
+                scatter[p] = population_std(&v);
             }
-            let m = median(&v);
-            let s = population_std(&v);
-            med[p] = m;
-            for k in 0..nint {
-                let i = k * ty * nx + p;
-                // upstream adds 1 to the DQ value, which can carry into other bits (§8.2 item 9)
-                if data[i] - m > 10.0 * s {
-                    dq[i] |= DO_NOT_USE;
-                }
-            }
-        }
+        })?;
         let (pr, pc) = psf_peak(&med, ty, nx, notes).ok_or_else(|| {
             Error::analysis(Stage::Prepare, "no finite pixel in the median image")
         })?;
@@ -605,26 +657,65 @@ impl PreparedPixels {
             ));
         }
         Ok(PreparedPixels {
-            data,
-            dq,
-            err,
+            window: window.clone(),
+            ref_rows,
             nx,
-            ty,
+            median: med,
+            scatter,
+            err_usable,
             centre: (pr, pc),
             half,
             n,
         })
     }
 
-    /// The n x n crop of integration `k` of a trimmed cube.
-    fn crop<T: Copy>(&self, src: &[T], k: usize) -> Vec<T> {
+    /// The crops of integrations `first .. first + count`, read from `exposure`; ERR only
+    /// when `with_err` (a single integration's errors). A pixel more than 10 σ above its
+    /// median over the integrations is flagged DO_NOT_USE (upstream adds 1 to the DQ value,
+    /// which can carry into other bits, §8.2 item 9).
+    fn crops(
+        &self,
+        exposure: &CalExposure,
+        first: usize,
+        count: usize,
+        with_err: bool,
+    ) -> Result<Vec<Crop>> {
+        let sci = exposure.read_sci(first, count)?;
+        let dq = exposure.read_dq(first, count)?;
+        let err = if with_err && self.err_usable {
+            exposure.read_err(first, count)?
+        } else {
+            None
+        };
         let ((pr, pc), half) = (self.centre, self.half);
-        let mut out = Vec::with_capacity(self.n * self.n);
-        for r in pr - half..=pr + half {
-            let base = (k * self.ty + r) * self.nx;
-            out.extend_from_slice(&src[base + pc - half..=base + pc + half]);
-        }
-        out
+        let np = self.n * self.n;
+        Ok((0..count)
+            .map(|j| {
+                let mut crop = Crop {
+                    img: Vec::with_capacity(np),
+                    dq: Vec::with_capacity(np),
+                    err: err.as_ref().map(|_| Vec::with_capacity(np)),
+                };
+                for r in pr - half..=pr + half {
+                    for c in pc - half..=pc + half {
+                        let src = self.window.index(j, r + self.ref_rows, c);
+                        let p = r * self.nx + c;
+                        let v = sci[src];
+                        let outlier = v - self.median[p] > 10.0 * self.scatter[p];
+                        crop.img.push(v);
+                        crop.dq.push(if outlier {
+                            dq[src] | DO_NOT_USE
+                        } else {
+                            dq[src]
+                        });
+                        if let (Some(e), Some(all)) = (crop.err.as_mut(), err.as_ref()) {
+                            e.push(all[src]);
+                        }
+                    }
+                }
+                crop
+            })
+            .collect())
     }
 }
 
@@ -749,14 +840,17 @@ impl<'a> FitPlan<'a> {
     }
 
     /// Integration `k`: bad-pixel fix, centroid, basis, fit, observables (and, alone, errors).
-    fn fit_integration(&self, pixels: &PreparedPixels, k: usize) -> Result<IntegrationFit> {
-        self.fit_one(pixels, k).map_err(|e| e.at_integration(k))
+    fn fit_integration(&self, crop: Crop, k: usize) -> Result<IntegrationFit> {
+        self.fit_one(crop, k).map_err(|e| e.at_integration(k))
     }
 
-    fn fit_one(&self, pixels: &PreparedPixels, k: usize) -> Result<IntegrationFit> {
-        let n = pixels.n;
-        let mut img = pixels.crop(&pixels.data, k);
-        let q = pixels.crop(&pixels.dq, k);
+    fn fit_one(&self, crop: Crop, k: usize) -> Result<IntegrationFit> {
+        let n = self.centroider.size();
+        let Crop {
+            mut img,
+            dq: q,
+            err: e,
+        } = crop;
         let mut bad: Vec<bool> = q
             .iter()
             .map(|&b| b & (DO_NOT_USE | JUMP_DET) != 0)
@@ -821,7 +915,6 @@ impl<'a> FitPlan<'a> {
             ));
         }
         let basis = self.model.basis_with(&self.basis_plan, (cx, cy));
-        let e = pixels.err.as_ref().map(|e| pixels.crop(e, k));
         // one integration has no scatter to measure: its errors come from the covariance
         let covariance = match e.as_deref() {
             _ if !self.single => Covariance::Skip,
@@ -866,57 +959,130 @@ impl<'a> FitPlan<'a> {
     }
 }
 
-/// Fits every integration. They go to the thread pool in rounds of one per thread, and
-/// progress is reported by the calling thread between rounds: in the browser only that thread
-/// may call JavaScript, and it waits while the pool works. Integrations take about the same
-/// time, so rounds lose little to a free-for-all. An integration that cannot be fitted (no
-/// usable pixel, no centroid, a singular fit) is dropped with a note when the exposure has
-/// others; the exposure fails only when fewer than two remain (or its only one fails). Errors
-/// carry no file name.
+/// The integrations fitted, those dropped, and the running average of their images.
+struct Fitted {
+    integrations: Vec<IntegrationFit>,
+    dropped: Vec<usize>,
+    lg_sum: AmiLgSum,
+}
+
+/// Fits every integration. An integration that cannot be fitted (no usable pixel, no centroid,
+/// a singular fit) is dropped with a note when the exposure has others; the exposure fails only
+/// when fewer than two remain (or its only one fails). Errors carry no file name.
+///
+/// The average of the images divides each integration's model by the number averaged before
+/// adding it (as upstream's mean does), so that number must be known before the first is added:
+/// the integrations are fitted again, with the number kept, when one was dropped. The fit is
+/// deterministic, so the second pass gives the same fits; it costs time only on such data.
+#[allow(clippy::too_many_arguments)]
 fn fit_integrations(
     plan: &FitPlan,
     pixels: &PreparedPixels,
+    exposure: &CalExposure,
     nint: usize,
+    keep_images: bool,
     notes: &mut Vec<String>,
     progress: &(dyn Fn(usize, usize) + Sync),
-) -> Result<(Vec<IntegrationFit>, Vec<usize>)> {
-    let round = rayon::current_num_threads().max(1);
-    let mut integrations: Vec<IntegrationFit> = Vec::with_capacity(nint);
-    let mut dropped: Vec<(usize, Error)> = Vec::new();
-    for start in (0..nint).step_by(round) {
-        let end = (start + round).min(nint);
-        let fits: Vec<Result<IntegrationFit>> = (start..end)
-            .into_par_iter()
-            .map(|k| plan.fit_integration(pixels, k))
-            .collect();
-        for (k, fit) in (start..end).zip(fits) {
-            match fit {
-                Ok(f) => {
-                    notes.extend(f.note.clone());
-                    integrations.push(f)
-                }
-                Err(e) if nint > 1 => dropped.push((k, e)),
-                Err(e) => return Err(e),
-            }
-        }
-        progress(end, nint);
-    }
-    if nint > 1 && integrations.len() < 2 {
-        let first = dropped
+) -> Result<Fitted> {
+    let mut pass = fit_pass(plan, pixels, exposure, nint, nint, keep_images, progress)?;
+    if nint > 1 && pass.integrations.len() < 2 {
+        let first = pass
+            .dropped
             .first()
             .map_or(String::new(), |(_, e)| e.problem.clone());
         return Err(Error::analysis(
             Stage::Fit,
             format!(
                 "{} of {nint} integrations could not be fitted, fewer than two remain ({first})",
-                dropped.len()
+                pass.dropped.len()
             ),
         ));
     }
-    for (_, e) in &dropped {
+    let kept = pass.integrations.len();
+    if kept != nint {
+        pass = fit_pass(plan, pixels, exposure, nint, kept, keep_images, &|_, _| {})?;
+    }
+    notes.append(&mut pass.notes);
+    for (_, e) in &pass.dropped {
         notes.push(format!("dropped {}", e.problem));
     }
-    Ok((integrations, dropped.into_iter().map(|(k, _)| k).collect()))
+    Ok(Fitted {
+        integrations: pass.integrations,
+        dropped: pass.dropped.into_iter().map(|(k, _)| k).collect(),
+        lg_sum: pass.lg_sum,
+    })
+}
+
+/// Integrations read from the file at a time by the fit (a multiple of the threads).
+const FIT_READ_INTEGRATIONS: usize = 16;
+
+/// One pass of [`fit_integrations`], averaging the images of the integrations over `kept`.
+struct Pass {
+    integrations: Vec<IntegrationFit>,
+    dropped: Vec<(usize, Error)>,
+    notes: Vec<String>,
+    lg_sum: AmiLgSum,
+}
+
+/// The integrations are read a few at a time and go to the thread pool in rounds of one per
+/// thread; progress is reported by the calling thread between rounds, and the file is read by
+/// it: in the browser only that thread may call JavaScript, and it waits while the pool works.
+/// Integrations take about the same time, so rounds lose little to a free-for-all.
+fn fit_pass(
+    plan: &FitPlan,
+    pixels: &PreparedPixels,
+    exposure: &CalExposure,
+    nint: usize,
+    kept: usize,
+    keep_images: bool,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Pass> {
+    let round = rayon::current_num_threads().max(1);
+    let batch = round * FIT_READ_INTEGRATIONS.div_ceil(round);
+    let mut pass = Pass {
+        integrations: Vec::with_capacity(nint),
+        dropped: Vec::new(),
+        notes: Vec::new(),
+        lg_sum: AmiLgSum::new(pixels.n, kept),
+    };
+    for b0 in (0..nint).step_by(batch) {
+        let b1 = (b0 + batch).min(nint);
+        let mut crops = pixels
+            .crops(exposure, b0, b1 - b0, plan.single)?
+            .into_iter();
+        for start in (b0..b1).step_by(round) {
+            let end = (start + round).min(b1);
+            let round_crops: Vec<Crop> = crops.by_ref().take(end - start).collect();
+            let fits: Vec<Result<IntegrationFit>> = round_crops
+                .into_par_iter()
+                .enumerate()
+                .map(|(j, crop)| plan.fit_integration(crop, start + j))
+                .collect();
+            for (k, fit) in (start..end).zip(fits) {
+                match fit {
+                    Ok(mut f) => {
+                        pass.notes.extend(f.note.clone());
+                        pass.lg_sum.add(&IntegrationImages {
+                            data: &f.data,
+                            model: &f.model,
+                            residual: &f.residual,
+                            coeffs_norm: &f.coeffs_norm,
+                        });
+                        if !keep_images {
+                            f.data = Vec::new();
+                            f.model = Vec::new();
+                            f.residual = Vec::new();
+                        }
+                        pass.integrations.push(f)
+                    }
+                    Err(e) if nint > 1 => pass.dropped.push((k, e)),
+                    Err(e) => return Err(e),
+                }
+            }
+            progress(end, nint);
+        }
+    }
+    Ok(pass)
 }
 
 /// The exposure's values and errors: the propagated errors of a single integration, else the
@@ -1099,6 +1265,7 @@ mod stage_tests {
             err: None,
             dq: vec![0; nint * ny * nx],
             warnings: Vec::new(),
+            streamed: None,
         }
     }
 

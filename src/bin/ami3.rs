@@ -3,12 +3,14 @@
 use ami3::analyze::planner::Planner;
 use ami3::companion::{fit_files, fit_json, summary_line, FitOptions};
 use ami3::error::{Error, Kind, Result};
+use ami3::fits::{ByteSource, FileSource};
 use ami3::options::{cli_name, Options};
-use ami3::pipeline::{run_pipeline, Association};
-use ami3::steps::analyze_bytes;
+use ami3::pipeline::{run_pipeline_sources, Association};
+use ami3::steps::analyze_source;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 const USAGE: &str = "usage:
   ami3 run ASN.json --out DIR [--save-averages] [--oifits true|false] [--fit-binary] [every analyze option]
@@ -26,9 +28,24 @@ const USAGE: &str = "usage:
 /// is ~1.5 GB).
 const MAX_INPUT_BYTES: u64 = 8 << 30;
 
-/// Reads an input file. Only regular files are read: a FIFO would block forever and a device
-/// such as /dev/zero never ends; a file larger than [`MAX_INPUT_BYTES`] is refused up front.
+/// Reads an input file whole (reference files, associations, OIFITS). Only regular files are
+/// read: a FIFO would block forever and a device such as /dev/zero never ends; a file larger
+/// than [`MAX_INPUT_BYTES`] is refused up front.
 fn read_file(path: &str) -> Result<Vec<u8>> {
+    check_input(path)?;
+    std::fs::read(path).map_err(|e| Error::file(path, Kind::Read, format!("cannot read: {e}")))
+}
+
+/// Opens an exposure to be read as it is analysed (never whole), with [`read_file`]'s checks.
+fn open_file(path: &str) -> Result<Arc<dyn ByteSource>> {
+    check_input(path)?;
+    let source = FileSource::open(Path::new(path))
+        .map_err(|e| Error::file(path, Kind::Read, format!("cannot read: {e}")))?;
+    Ok(Arc::new(source))
+}
+
+/// Refuses what [`read_file`] and [`open_file`] must not read.
+fn check_input(path: &str) -> Result<()> {
     let fail = |p: String| Error::file(path, Kind::Read, p);
     let meta = std::fs::metadata(path).map_err(|e| fail(format!("cannot read: {e}")))?;
     if !meta.is_file() {
@@ -45,7 +62,7 @@ fn read_file(path: &str) -> Result<Vec<u8>> {
             MAX_INPUT_BYTES
         )));
     }
-    std::fs::read(path).map_err(|e| fail(format!("cannot read: {e}")))
+    Ok(())
 }
 
 /// Writes product `name` into `dir`; a name that is not a plain file name is refused (the
@@ -133,8 +150,8 @@ fn analyze_command(args: &[String]) -> Result<bool> {
         let progress = |done: usize, total: usize| {
             eprintln!("{file}: integration {done} of {total}");
         };
-        let result = read_file(file)
-            .and_then(|bytes| analyze_bytes(&bytes, file, &refs, &params, &planner, &progress));
+        let result = open_file(file)
+            .and_then(|source| analyze_source(source, file, &refs, &params, &planner, &progress));
         match result {
             Ok((analyzed, products)) => {
                 for note in &analyzed.analysis.notes {
@@ -186,7 +203,7 @@ fn run_command(args: &[String]) -> Result<bool> {
         .map(Path::to_path_buf)
         .unwrap_or_default();
     let load = |name: &str| {
-        read_file(&folder.join(name).display().to_string()).map_err(|e| Error {
+        open_file(&folder.join(name).display().to_string()).map_err(|e| Error {
             input: ami3::error::Input::File(name.to_string()),
             ..e
         })
@@ -196,7 +213,8 @@ fn run_command(args: &[String]) -> Result<bool> {
         .map_err(|e| Error::output(&out, format!("cannot create: {e}")))?;
     let progress =
         |name: &str, done: usize, total: usize| eprintln!("{name}: integration {done} of {total}");
-    let (products, combined, errors) = run_pipeline(&asn, &load, &refs, &options, &progress);
+    let (products, combined, errors) =
+        run_pipeline_sources(&asn, &load, &refs, &options, &progress);
     for p in products.iter().chain(&combined.products) {
         let path = write_file(&dir, &p.name, &p.bytes)?;
         println!("wrote {}", path.display());

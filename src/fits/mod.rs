@@ -1,8 +1,10 @@
 //! FITS bytes <-> HDUs: header cards, N-D IMAGEs, BINTABLEs, and the CHECKSUM/DATASUM of every
 //! HDU written. Reading goes through `fitsrs` (pixels and table cells) behind our own structural
 //! checks, writing through `fitsio-pure`; see `read` and `write` for which crate does what and
-//! why. This module works on byte slices only (no file system, so it runs in wasm32) and knows no
-//! science: typed products (`AmiLg`, `OiFits`, …) map themselves onto [`Hdu`]s. It must never
+//! why; `stream` reads a file through a [`ByteSource`] (disk, a browser `File`, memory) one
+//! slice at a time, so that a cube never needs to be held whole. Apart from
+//! [`FileSource`] (native only) it works on bytes (no file system, so it runs in wasm32) and
+//! knows no science: typed products (`AmiLg`, `OiFits`, …) map themselves onto [`Hdu`]s. It must never
 //! panic or hang on bad input; every problem is an [`Error`](crate::error::Error) naming the
 //! file and what is wrong.
 //!
@@ -22,9 +24,13 @@ mod cards;
 pub mod hdu;
 pub mod header;
 pub mod read;
+pub mod stream;
 pub mod write;
 
 pub use hdu::{find_hdu, Column, ColumnData, Hdu, HduData, Table};
 pub use header::{Card, Header, Value};
 pub use read::{read_fits, read_fits_tolerant};
+#[cfg(not(target_arch = "wasm32"))]
+pub use stream::FileSource;
+pub use stream::{scan_fits, ByteSource, ImageLocation, ScannedFits};
 pub use write::{try_write_fits, write_fits};

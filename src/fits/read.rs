@@ -31,7 +31,7 @@ use super::header::{Card, Header, Value};
 use crate::error::{self, Error, Result};
 
 /// What is wrong inside one HDU, in words; `read_fits` names the file, the HDU and the kind.
-struct Malformed(String);
+pub(super) struct Malformed(pub(super) String);
 
 impl From<String> for Malformed {
     fn from(problem: String) -> Self {
@@ -45,7 +45,7 @@ impl From<&str> for Malformed {
     }
 }
 
-type Parse<T> = std::result::Result<T, Malformed>;
+pub(super) type Parse<T> = std::result::Result<T, Malformed>;
 
 /// Read every HDU of the FITS file `bytes`; `file_name` is only used in error messages.
 pub fn read_fits(bytes: &[u8], file_name: &str) -> Result<Vec<Hdu>> {
@@ -85,33 +85,22 @@ fn read_hdus(bytes: &[u8], file_name: &str, hdus: &mut Vec<Hdu>) -> Result<()> {
         let number = hdus.len() + 1;
         let fail =
             |problem: String| Error::file(file_name, error::Kind::MalformedHdu(number), problem);
-        let (header, header_len) = read_header(bytes, offset, number).map_err(|m| {
-            if m.0.starts_with("not a") {
-                not_fits(m.0)
-            } else {
-                fail(m.0)
-            }
-        })?;
+        let (header, header_len) =
+            read_header(bytes, 0, bytes.len(), offset, number).map_err(|m| {
+                if m.0.starts_with("not a") {
+                    not_fits(m.0)
+                } else {
+                    fail(m.0)
+                }
+            })?;
         let label = hdu_label(number, &header);
         let layout =
             Layout::of(&header, number == 1).map_err(|m| fail(format!("{label}: {}", m.0)))?;
         let data_start = offset + header_len;
         let remaining = bytes.len() - data_start;
-        if layout.data_len > remaining {
-            return Err(fail(format!(
-                "truncated: {label} needs {} bytes of data but only {remaining} remain{}",
-                layout.data_len,
-                layout.missing_planes(remaining)
-            )));
-        }
-        let padded = layout.data_len.div_ceil(BLOCK_SIZE) * BLOCK_SIZE;
-        if padded > remaining {
-            return Err(fail(format!(
-                "truncated: the data of {label} is not padded to a whole 2880-byte block \
-                 (file size {} is not a multiple of 2880)",
-                bytes.len()
-            )));
-        }
+        let padded = layout
+            .padded_len(&label, remaining, bytes.len())
+            .map_err(|m| fail(m.0))?;
         let data_bytes = &bytes[data_start..data_start + layout.data_len];
         let data =
             decode(&header, &layout, data_bytes).map_err(|m| fail(format!("{label}: {}", m.0)))?;
@@ -119,31 +108,57 @@ fn read_hdus(bytes: &[u8], file_name: &str, hdus: &mut Vec<Hdu>) -> Result<()> {
         offset = data_start + padded;
 
         let rest = &bytes[offset..];
-        if rest.is_empty()
-            || (rest.len().is_multiple_of(BLOCK_SIZE) && rest.iter().all(|&b| b == 0))
-        {
-            // Some writers leave whole blocks of zeros after the last HDU.
-            return Ok(());
+        match after_hdu(rest.len(), &rest[..rest.len().min(20)], &|| {
+            rest.iter().all(|&b| b == 0)
+        }) {
+            After::End => return Ok(()),
+            After::Extension => continue,
+            After::Stray => {
+                return Err(fail(stray_message(&label, offset, rest, bytes.len())));
+            }
         }
-        if rest.starts_with(b"XTENSION") {
-            continue;
-        }
-        if !rest.len().is_multiple_of(BLOCK_SIZE) {
-            return Err(fail(format!(
-                "file size {} is not a multiple of 2880: {} stray bytes after {label}",
-                bytes.len(),
-                rest.len()
-            )));
-        }
-        return Err(fail(format!(
-            "unexpected bytes after {label} at byte {offset}: {:?} is not an XTENSION header",
-            preview(rest)
-        )));
     }
 }
 
+/// What follows an HDU's data.
+pub(super) enum After {
+    End,
+    Extension,
+    Stray,
+}
+
+/// `rest_len` bytes follow an HDU, starting with `head` (its first 20 or fewer);
+/// `all_zero` tells whether they are all zero (asked only when it matters).
+pub(super) fn after_hdu(rest_len: usize, head: &[u8], all_zero: &dyn Fn() -> bool) -> After {
+    if rest_len == 0 {
+        return After::End;
+    }
+    if head.starts_with(b"XTENSION") {
+        return After::Extension;
+    }
+    // Some writers leave whole blocks of zeros after the last HDU.
+    if rest_len.is_multiple_of(BLOCK_SIZE) && all_zero() {
+        return After::End;
+    }
+    After::Stray
+}
+
+/// The problem of `rest_len` stray bytes starting with `head` at byte `offset` after `label`.
+pub(super) fn stray_message(label: &str, offset: usize, head: &[u8], file_len: usize) -> String {
+    let rest_len = file_len - offset;
+    if !rest_len.is_multiple_of(BLOCK_SIZE) {
+        return format!(
+            "file size {file_len} is not a multiple of 2880: {rest_len} stray bytes after {label}"
+        );
+    }
+    format!(
+        "unexpected bytes after {label} at byte {offset}: {:?} is not an XTENSION header",
+        preview(head)
+    )
+}
+
 /// "HDU 2 (SCI)": 1-based, as people count HDUs in messages.
-fn hdu_label(number: usize, header: &Header) -> String {
+pub(super) fn hdu_label(number: usize, header: &Header) -> String {
     match header.extname() {
         Some(name) => format!("HDU {number} ({name})"),
         None if number == 1 => "HDU 1 (PRIMARY)".to_string(),
@@ -152,7 +167,7 @@ fn hdu_label(number: usize, header: &Header) -> String {
 }
 
 /// The first bytes of `bytes` as printable text, for messages.
-fn preview(bytes: &[u8]) -> String {
+pub(super) fn preview(bytes: &[u8]) -> String {
     bytes
         .iter()
         .take(20)
@@ -166,16 +181,23 @@ fn preview(bytes: &[u8]) -> String {
         .collect()
 }
 
-/// Parse the header starting at `offset`; returns it and its length in bytes (whole blocks).
-fn read_header(bytes: &[u8], offset: usize, number: usize) -> Parse<(Header, usize)> {
+/// Parse the header starting at `offset` of `bytes`, which hold the file's bytes from byte
+/// `base` on (all of them to its end, or at least the header); `file_len` is the file's size.
+/// Returns the header and its length in bytes (whole blocks).
+pub(super) fn read_header(
+    bytes: &[u8],
+    base: usize,
+    file_len: usize,
+    offset: usize,
+    number: usize,
+) -> Parse<(Header, usize)> {
     let mut cards: Vec<Card> = Vec::new();
     let mut pos = offset;
     loop {
         let Some(raw) = bytes.get(pos..pos + CARD_SIZE) else {
             return Err(format!(
                 "truncated: the header of HDU {number} has no END card before the end of the \
-                 file ({} bytes)",
-                bytes.len()
+                 file ({file_len} bytes)"
             )
             .into());
         };
@@ -185,7 +207,7 @@ fn read_header(bytes: &[u8], offset: usize, number: usize) -> Parse<(Header, usi
             return Err(format!(
                 "not a FITS file: card {index} of the header of HDU {number} (byte {}) has a \
                  keyword that is not ASCII text",
-                pos - CARD_SIZE
+                base + pos - CARD_SIZE
             )
             .into());
         }
@@ -200,11 +222,10 @@ fn read_header(bytes: &[u8], offset: usize, number: usize) -> Parse<(Header, usi
         push_card(&mut cards, &image);
     }
     let header_len = (pos - offset).div_ceil(BLOCK_SIZE) * BLOCK_SIZE;
-    if offset + header_len > bytes.len() {
+    if base + offset + header_len > file_len {
         return Err(format!(
             "truncated: the header of HDU {number} is not padded to a whole 2880-byte block \
-             (file size {} is not a multiple of 2880)",
-            bytes.len()
+             (file size {file_len} is not a multiple of 2880)"
         )
         .into());
     }
@@ -269,15 +290,42 @@ fn push_card(cards: &mut Vec<Card>, image: &[u8; CARD_SIZE]) {
 
 /// What an HDU's data unit is and how long it is.
 #[derive(Debug)]
-struct Layout {
-    kind: Kind,
-    bitpix: i64,
+pub(super) struct Layout {
+    pub(super) kind: Kind,
+    pub(super) bitpix: i64,
     /// NAXIS1, NAXIS2, … (FITS order, fastest first).
-    naxes: Vec<usize>,
-    data_len: usize,
+    pub(super) naxes: Vec<usize>,
+    pub(super) data_len: usize,
 }
 
 impl Layout {
+    /// The data length padded to whole blocks, if `remaining` bytes of the file (of
+    /// `file_len`) hold it; else what is missing, for the HDU `label`.
+    pub(super) fn padded_len(
+        &self,
+        label: &str,
+        remaining: usize,
+        file_len: usize,
+    ) -> Parse<usize> {
+        if self.data_len > remaining {
+            return Err(format!(
+                "truncated: {label} needs {} bytes of data but only {remaining} remain{}",
+                self.data_len,
+                self.missing_planes(remaining)
+            )
+            .into());
+        }
+        let padded = self.data_len.div_ceil(BLOCK_SIZE) * BLOCK_SIZE;
+        if padded > remaining {
+            return Err(format!(
+                "truncated: the data of {label} is not padded to a whole 2880-byte block \
+                 (file size {file_len} is not a multiple of 2880)"
+            )
+            .into());
+        }
+        Ok(padded)
+    }
+
     /// For a truncated cube (an image of 3 axes): which integration (plane) is the first one
     /// incomplete, as ", from integration k of n on" (empty for other data).
     fn missing_planes(&self, available: usize) -> String {
@@ -298,7 +346,7 @@ impl Layout {
 }
 
 #[derive(Debug, PartialEq)]
-enum Kind {
+pub(super) enum Kind {
     Image,
     BinTable,
     /// Random groups, ASCII tables and unknown extensions: data skipped.
@@ -307,7 +355,7 @@ enum Kind {
 
 impl Layout {
     /// From the mandatory keywords (FITS §4.4.1), with every size checked for overflow.
-    fn of(header: &Header, primary: bool) -> Parse<Layout> {
+    pub(super) fn of(header: &Header, primary: bool) -> Parse<Layout> {
         let int = |key: &str| -> Parse<i64> {
             match header.get(key) {
                 Some(Value::Int(i)) => Ok(*i),
@@ -384,7 +432,7 @@ impl Layout {
     }
 }
 
-fn decode(header: &Header, layout: &Layout, data: &[u8]) -> Parse<HduData> {
+pub(super) fn decode(header: &Header, layout: &Layout, data: &[u8]) -> Parse<HduData> {
     match layout.kind {
         Kind::Image if layout.naxes.is_empty() => Ok(HduData::None),
         Kind::Image => decode_image(header, layout, data),

@@ -43,6 +43,83 @@ pub struct AmiLg {
     pub solns: Vec<f64>,
 }
 
+/// The running sums of an integration average ([`AmiLg::average_of`]) taken one integration
+/// at a time, so that an exposure's images need not all be kept: each model and coefficient is
+/// divided by the number of integrations averaged before it is added, so that number must be
+/// known at the start (the analysis runs its integrations again when one is dropped).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AmiLgSum {
+    n: usize,
+    divisor: f64,
+    fit: Vec<f64>,
+    resid: Vec<f64>,
+    resid_count: Vec<usize>,
+    solns: Vec<f64>,
+    added: usize,
+}
+
+impl AmiLgSum {
+    /// Sums for the average of `integrations` images of `n` x `n`.
+    pub fn new(n: usize, integrations: usize) -> Self {
+        AmiLgSum {
+            n,
+            divisor: integrations as f64,
+            fit: vec![0.0; n * n],
+            resid: vec![0.0; n * n],
+            resid_count: vec![0; n * n],
+            solns: Vec::new(),
+            added: 0,
+        }
+    }
+
+    /// Integrations added so far.
+    pub fn added(&self) -> usize {
+        self.added
+    }
+
+    /// Adds one integration (in the order of the average).
+    pub fn add(&mut self, f: &IntegrationImages) {
+        let k = self.divisor;
+        if self.added == 0 {
+            self.solns = vec![0.0; f.coeffs_norm.len()];
+        }
+        for p in 0..self.n * self.n {
+            self.fit[p] += f.model[p] / k;
+            if f.residual[p].is_finite() {
+                self.resid[p] += f.residual[p];
+                self.resid_count[p] += 1;
+            }
+        }
+        for (s, c) in self.solns.iter_mut().zip(f.coeffs_norm) {
+            *s += c / k;
+        }
+        self.added += 1;
+    }
+
+    /// The average, with its averaged `observables`.
+    pub fn finish(&self, observables: ObservableSet) -> AmiLg {
+        let resid = self
+            .resid
+            .iter()
+            .zip(&self.resid_count)
+            .map(|(&r, &count)| {
+                if count > 0 {
+                    r / count as f64
+                } else {
+                    f64::NAN
+                }
+            })
+            .collect();
+        AmiLg {
+            n: self.n,
+            fit: self.fit.clone(),
+            resid,
+            observables,
+            solns: self.solns.clone(),
+        }
+    }
+}
+
 impl AmiLg {
     /// The integration average of an exposure's `n` x `n` fits, with its averaged observables.
     pub fn average_of(
@@ -50,39 +127,11 @@ impl AmiLg {
         integrations: &[IntegrationImages],
         observables: ObservableSet,
     ) -> Self {
-        let np = n * n;
-        let k = integrations.len() as f64;
-        let mut fit = vec![0.0; np];
-        let mut resid = vec![0.0; np];
-        let mut resid_count = vec![0usize; np];
-        let ns = integrations[0].coeffs_norm.len();
-        let mut solns = vec![0.0; ns];
+        let mut sum = AmiLgSum::new(n, integrations.len());
         for f in integrations {
-            for p in 0..np {
-                fit[p] += f.model[p] / k;
-                if f.residual[p].is_finite() {
-                    resid[p] += f.residual[p];
-                    resid_count[p] += 1;
-                }
-            }
-            for (s, c) in solns.iter_mut().zip(f.coeffs_norm) {
-                *s += c / k;
-            }
+            sum.add(f);
         }
-        for p in 0..np {
-            resid[p] = if resid_count[p] > 0 {
-                resid[p] / resid_count[p] as f64
-            } else {
-                f64::NAN
-            };
-        }
-        AmiLg {
-            n,
-            fit,
-            resid,
-            observables,
-            solns,
-        }
+        sum.finish(observables)
     }
 
     pub fn to_hdus(&self, primary: Header) -> Vec<Hdu> {

@@ -1,9 +1,15 @@
 //! `CalExposure`: a NIRISS AMI `_cal` (2-D) or `_calints` (3-D) exposure as typed arrays and the
 //! keywords the pipeline uses, read from FITS HDUs. Checks what makes an exposure unusable
 //! (wrong EXP_TYPE, missing SCI, wrong shapes, no finite or unflagged pixel) and says so by file.
+//! An exposure opened from a file ([`CalExposure::open`]) keeps its pixels in the file and reads
+//! integrations as the analysis asks for them ([`CalExposure::read_sci`], …), so a cube of
+//! 10,000 integrations is never held whole; one built from HDUs holds them in memory. Both give
+//! the same values through the same methods.
+
+use std::sync::Arc;
 
 use crate::error::{Error, Kind, Result};
-use crate::fits::{find_hdu, read_fits_tolerant, Hdu, HduData, Header};
+use crate::fits::{find_hdu, scan_fits, ByteSource, Hdu, HduData, Header, ImageLocation};
 use crate::portable;
 
 /// DQ bit: do not use the pixel.
@@ -33,30 +39,320 @@ pub struct CalExposure {
     pub dq: Vec<u32>,
     /// What was odd about the file but did not stop its analysis.
     pub warnings: Vec<String>,
+    /// Where the pixels are when they stay in the file (`sci`, `err` and `dq` are then empty).
+    pub streamed: Option<StreamedPixels>,
+}
+
+/// The SCI, ERR and DQ images of an exposure left in its file.
+#[derive(Clone)]
+pub struct StreamedPixels {
+    source: Arc<dyn ByteSource>,
+    sci: ImageLocation,
+    err: Option<ImageLocation>,
+    dq: Option<ImageLocation>,
+}
+
+impl std::fmt::Debug for StreamedPixels {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamedPixels")
+            .field("bytes", &self.source.len())
+            .field("sci", &self.sci)
+            .field("err", &self.err)
+            .field("dq", &self.dq)
+            .finish()
+    }
+}
+
+/// A DQ value as bits: a negative, fractional-free or non-finite value cannot be flags.
+fn dq_bits(x: f64) -> u32 {
+    if x.is_finite() && x >= 0.0 {
+        x as u32
+    } else {
+        DO_NOT_USE
+    }
+}
+
+/// The checks of the primary header: an AMI exposure of NIRISS through the mask.
+fn check_primary(primary: &Header, err: &dyn Fn(String) -> Error) -> Result<()> {
+    match primary.get_str("EXP_TYPE") {
+        Some(t) if t.trim().eq_ignore_ascii_case("NIS_AMI") => {}
+        Some(t) => {
+            return Err(err(format!(
+                "EXP_TYPE is '{}', not NIS_AMI: not an AMI exposure",
+                t.trim()
+            )))
+        }
+        None => {
+            return Err(err(
+                "no EXP_TYPE keyword in the primary header: not a JWST exposure".into(),
+            ))
+        }
+    }
+    // EXP_TYPE alone does not make an AMI exposure: a NIRCam file or a CLEARP pupil with
+    // the keyword would be reduced as if through the mask (silently wrong)
+    for (key, wanted, what) in [
+        ("INSTRUME", "NIRISS", "not a NIRISS exposure"),
+        ("PUPIL", "NRM", "not taken through the non-redundant mask"),
+    ] {
+        if let Some(v) = primary.get_str(key) {
+            if !v.trim().eq_ignore_ascii_case(wanted) {
+                return Err(err(format!(
+                    "{key} is '{}', not {wanted}: {what}",
+                    v.trim()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// (is_2d, nint, ny, nx) of a SCI image of `shape`, checked.
+fn frame_shape(
+    shape: &[usize],
+    err: &dyn Fn(String) -> Error,
+) -> Result<(bool, usize, usize, usize)> {
+    let (is_2d, nint, ny, nx) = match shape {
+        [ny, nx] => (true, 1, *ny, *nx),
+        [nint, ny, nx] => (false, *nint, *ny, *nx),
+        other => {
+            return Err(err(format!(
+                "SCI has shape {other:?}; expected 2-D (ny, nx) or 3-D (nint, ny, nx)"
+            )))
+        }
+    };
+    if nint == 0 || ny < 9 || nx < 9 {
+        return Err(err(format!(
+            "SCI has shape {shape:?}: too small for an AMI image"
+        )));
+    }
+    // the detector is 2048 × 2048: a larger frame is not NIRISS data (and would size the
+    // analysis from the input)
+    if ny > MAX_FRAME_SIDE || nx > MAX_FRAME_SIDE {
+        return Err(err(format!(
+            "SCI frames are {ny} × {nx}: larger than the {MAX_FRAME_SIDE} × {MAX_FRAME_SIDE} detector"
+        )));
+    }
+    Ok((is_2d, nint, ny, nx))
+}
+
+/// The error when no pixel is usable: `any_finite` says whether SCI has a finite pixel.
+fn no_usable_pixel(any_finite: bool, err: &dyn Fn(String) -> Error) -> Error {
+    if any_finite {
+        err("every pixel is flagged DO_NOT_USE or NaN".into())
+    } else {
+        err("SCI holds no finite pixel (all NaN)".into())
+    }
+}
+
+/// Integrations read at a time when the whole exposure is checked (about 4 MB of SCI).
+fn frames_per_read(frame_len: usize) -> usize {
+    (4 << 20) / (8 * frame_len.max(1))
 }
 
 impl CalExposure {
-    /// Reads and checks an exposure from FITS bytes.
-    /// Damage after the last extension the analysis reads (a broken ASDF extension, stray
-    /// bytes at the end) is a warning in [`CalExposure::warnings`], not an error, as astropy
-    /// reads such files; damage before SCI, ERR and DQ are all read is an error.
+    /// Reads and checks an exposure from FITS bytes (kept, and read as the analysis asks, as
+    /// [`CalExposure::open`] reads a file).
     pub fn from_bytes(bytes: &[u8], file_name: &str) -> Result<Self> {
-        let (hdus, damage) = read_fits_tolerant(bytes, file_name)?;
-        if let Some(damage) = damage {
-            let needed = ["SCI", "ERR", "DQ"];
-            if needed.iter().any(|n| find_hdu(&hdus, n).is_none()) {
-                return Err(damage);
+        Self::open(Arc::new(bytes.to_vec()), file_name)
+    }
+
+    /// Opens and checks an exposure in `source`: its headers are read and its pixels left
+    /// there. Damage after the last extension the analysis reads (a broken ASDF extension,
+    /// stray bytes at the end) is a warning in [`CalExposure::warnings`], not an error, as
+    /// astropy reads such files; damage before SCI, ERR and DQ are all read is an error.
+    pub fn open(source: Arc<dyn ByteSource>, file_name: &str) -> Result<Self> {
+        let (scanned, damage) = scan_fits(source, file_name)?;
+        let err = |p: String| Error::file(file_name, Kind::NotAmiExposure, p);
+        if let Some(damage) = &damage {
+            if ["SCI", "ERR", "DQ"]
+                .iter()
+                .any(|n| scanned.find(n).is_none())
+            {
+                return Err(damage.clone());
             }
-            let mut e = Self::from_hdus(&hdus, file_name)?;
-            e.warnings.push(format!(
+        }
+        let primary = scanned
+            .hdus
+            .first()
+            .ok_or_else(|| err("no HDU in file".into()))?
+            .header
+            .clone();
+        check_primary(&primary, &err)?;
+        let (sci_hdu, sci) = match scanned.find("SCI") {
+            None => return Err(err("no SCI extension".into())),
+            Some((_, None)) => return Err(err("SCI extension holds no image".into())),
+            Some((h, Some(l))) => (h, l.clone()),
+        };
+        let shape = sci.shape();
+        let (is_2d, nint, ny, nx) = frame_shape(&shape, &err)?;
+        let same_shape = |name: &str| -> Result<Option<ImageLocation>> {
+            match scanned.find(name) {
+                None => Ok(None),
+                Some((_, Some(l))) if l.shape() == shape => Ok(Some(l.clone())),
+                Some((_, Some(l))) => Err(err(format!(
+                    "{name} has shape {:?} but SCI has {shape:?}",
+                    l.shape()
+                ))),
+                Some((_, None)) => Err(err(format!("{name} extension holds no image"))),
+            }
+        };
+        let err_image = same_shape("ERR")?;
+        let dq = same_shape("DQ")?;
+        let mut exposure = CalExposure {
+            file_name: file_name.to_string(),
+            primary,
+            sci_header: sci_hdu.header.clone(),
+            is_2d,
+            nint,
+            ny,
+            nx,
+            sci: Vec::new(),
+            err: None,
+            dq: Vec::new(),
+            warnings: Vec::new(),
+            streamed: Some(StreamedPixels {
+                source: scanned.source.clone(),
+                sci,
+                err: err_image,
+                dq,
+            }),
+        };
+        exposure.check_usable(&err)?;
+        if let Some(damage) = damage {
+            exposure.warnings.push(format!(
                 "{}; read as far as that (SCI, ERR and DQ are complete)",
                 damage.problem
             ));
-            return Ok(e);
         }
-        Self::from_hdus(&hdus, file_name)
+        Ok(exposure)
     }
 
+    /// Fails unless some pixel is finite and not flagged DO_NOT_USE (read until one is found).
+    fn check_usable(&self, err: &dyn Fn(String) -> Error) -> Result<()> {
+        let step = frames_per_read(self.frame_len()).max(1);
+        let mut any_finite = false;
+        for first in (0..self.nint).step_by(step) {
+            let count = step.min(self.nint - first);
+            let sci = self.read_sci(first, count)?;
+            let dq = self.read_dq(first, count)?;
+            if sci
+                .iter()
+                .zip(&dq)
+                .any(|(v, q)| v.is_finite() && *q & DO_NOT_USE == 0)
+            {
+                return Ok(());
+            }
+            any_finite |= sci.iter().any(|v| v.is_finite());
+        }
+        Err(no_usable_pixel(any_finite, err))
+    }
+
+    /// The exposure with every pixel read into `sci`, `err` and `dq` (for tools that edit
+    /// pixels; the analysis reads integrations as it needs them).
+    pub fn in_memory(self) -> Result<Self> {
+        if self.streamed.is_none() {
+            return Ok(self);
+        }
+        Ok(CalExposure {
+            sci: self.read_sci(0, self.nint)?,
+            err: self.read_err(0, self.nint)?,
+            dq: self.read_dq(0, self.nint)?,
+            streamed: None,
+            ..self
+        })
+    }
+
+    /// Pixels in one integration's frame.
+    pub fn frame_len(&self) -> usize {
+        self.ny * self.nx
+    }
+
+    /// An error reading `what` of this exposure's file.
+    fn read_failed(&self, what: &str, problem: String) -> Error {
+        Error::file(
+            &self.file_name,
+            Kind::Read,
+            format!("{what}: {problem} (the file changed or was truncated while it was read?)"),
+        )
+    }
+
+    /// SCI of integrations `first .. first + count`, frame after frame (ny × nx each).
+    pub fn read_sci(&self, first: usize, count: usize) -> Result<Vec<f64>> {
+        match &self.streamed {
+            Some(s) => s
+                .sci
+                .read_planes(s.source.as_ref(), first, count)
+                .map_err(|p| self.read_failed("SCI", p)),
+            None => {
+                Ok(self.sci[first * self.frame_len()..(first + count) * self.frame_len()].to_vec())
+            }
+        }
+    }
+
+    /// DQ bits of integrations `first .. first + count` (zeros when the file has no DQ).
+    pub fn read_dq(&self, first: usize, count: usize) -> Result<Vec<u32>> {
+        let len = self.frame_len();
+        match &self.streamed {
+            Some(StreamedPixels { dq: None, .. }) => Ok(vec![0; count * len]),
+            Some(StreamedPixels {
+                source,
+                dq: Some(dq),
+                ..
+            }) => Ok(dq
+                .read_planes(source.as_ref(), first, count)
+                .map_err(|p| self.read_failed("DQ", p))?
+                .into_iter()
+                .map(dq_bits)
+                .collect()),
+            None => Ok(self.dq[first * len..(first + count) * len].to_vec()),
+        }
+    }
+
+    /// Whether the exposure has an ERR image.
+    pub fn has_err(&self) -> bool {
+        match &self.streamed {
+            Some(s) => s.err.is_some(),
+            None => self.err.is_some(),
+        }
+    }
+
+    /// ERR of integrations `first .. first + count`, when the exposure has one.
+    pub fn read_err(&self, first: usize, count: usize) -> Result<Option<Vec<f64>>> {
+        let len = self.frame_len();
+        match &self.streamed {
+            Some(StreamedPixels { err: None, .. }) => Ok(None),
+            Some(StreamedPixels {
+                source,
+                err: Some(e),
+                ..
+            }) => e
+                .read_planes(source.as_ref(), first, count)
+                .map(Some)
+                .map_err(|p| self.read_failed("ERR", p)),
+            None => Ok(self
+                .err
+                .as_ref()
+                .map(|e| e[first * len..(first + count) * len].to_vec())),
+        }
+    }
+
+    /// Whether ERR holds a finite positive value anywhere (read until one is found).
+    pub fn err_usable(&self) -> Result<bool> {
+        if !self.has_err() {
+            return Ok(false);
+        }
+        let step = frames_per_read(self.frame_len()).max(1);
+        for first in (0..self.nint).step_by(step) {
+            let count = step.min(self.nint - first);
+            let err = self.read_err(first, count)?.unwrap_or_default();
+            if err.iter().any(|v| v.is_finite() && *v > 0.0) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// An exposure held in memory, from its HDUs (as `read_fits` gives them).
     pub fn from_hdus(hdus: &[Hdu], file_name: &str) -> Result<Self> {
         let err = |p: String| Error::file(file_name, Kind::NotAmiExposure, p);
         let primary = hdus
@@ -64,61 +360,13 @@ impl CalExposure {
             .ok_or_else(|| err("no HDU in file".into()))?
             .header
             .clone();
-        match primary.get_str("EXP_TYPE") {
-            Some(t) if t.trim().eq_ignore_ascii_case("NIS_AMI") => {}
-            Some(t) => {
-                return Err(err(format!(
-                    "EXP_TYPE is '{}', not NIS_AMI: not an AMI exposure",
-                    t.trim()
-                )))
-            }
-            None => {
-                return Err(err(
-                    "no EXP_TYPE keyword in the primary header: not a JWST exposure".into(),
-                ))
-            }
-        }
-        // EXP_TYPE alone does not make an AMI exposure: a NIRCam file or a CLEARP pupil with
-        // the keyword would be reduced as if through the mask (silently wrong)
-        for (key, wanted, what) in [
-            ("INSTRUME", "NIRISS", "not a NIRISS exposure"),
-            ("PUPIL", "NRM", "not taken through the non-redundant mask"),
-        ] {
-            if let Some(v) = primary.get_str(key) {
-                if !v.trim().eq_ignore_ascii_case(wanted) {
-                    return Err(err(format!(
-                        "{key} is '{}', not {wanted}: {what}",
-                        v.trim()
-                    )));
-                }
-            }
-        }
+        check_primary(&primary, &err)?;
         let sci_hdu = find_hdu(hdus, "SCI").ok_or_else(|| err("no SCI extension".into()))?;
         let (shape, sci) = match &sci_hdu.data {
             HduData::Image { shape, pixels } => (shape.clone(), pixels.clone()),
             _ => return Err(err("SCI extension holds no image".into())),
         };
-        let (is_2d, nint, ny, nx) = match shape.as_slice() {
-            [ny, nx] => (true, 1, *ny, *nx),
-            [nint, ny, nx] => (false, *nint, *ny, *nx),
-            other => {
-                return Err(err(format!(
-                    "SCI has shape {other:?}; expected 2-D (ny, nx) or 3-D (nint, ny, nx)"
-                )))
-            }
-        };
-        if nint == 0 || ny < 9 || nx < 9 {
-            return Err(err(format!(
-                "SCI has shape {shape:?}: too small for an AMI image"
-            )));
-        }
-        // the detector is 2048 × 2048: a larger frame is not NIRISS data (and would size the
-        // analysis from the input)
-        if ny > MAX_FRAME_SIDE || nx > MAX_FRAME_SIDE {
-            return Err(err(format!(
-                "SCI frames are {ny} × {nx}: larger than the {MAX_FRAME_SIDE} × {MAX_FRAME_SIDE} detector"
-            )));
-        }
+        let (is_2d, nint, ny, nx) = frame_shape(&shape, &err)?;
         let read_same_shape = |name: &str| -> Result<Option<Vec<f64>>> {
             match find_hdu(hdus, name) {
                 None => Ok(None),
@@ -133,30 +381,10 @@ impl CalExposure {
         };
         let err_arr = read_same_shape("ERR")?;
         let dq = match read_same_shape("DQ")? {
-            Some(v) => v
-                .into_iter()
-                .map(|x| {
-                    if x.is_finite() && x >= 0.0 {
-                        x as u32
-                    } else {
-                        DO_NOT_USE
-                    }
-                })
-                .collect(),
+            Some(v) => v.into_iter().map(dq_bits).collect(),
             None => vec![0; sci.len()],
         };
-        let usable = sci
-            .iter()
-            .zip(&dq)
-            .filter(|(v, q)| v.is_finite() && **q & DO_NOT_USE == 0)
-            .count();
-        if usable == 0 {
-            if sci.iter().all(|v| !v.is_finite()) {
-                return Err(err("SCI holds no finite pixel (all NaN)".into()));
-            }
-            return Err(err("every pixel is flagged DO_NOT_USE or NaN".into()));
-        }
-        Ok(CalExposure {
+        let exposure = CalExposure {
             file_name: file_name.to_string(),
             primary,
             sci_header: sci_hdu.header.clone(),
@@ -168,7 +396,10 @@ impl CalExposure {
             err: err_arr,
             dq,
             warnings: Vec::new(),
-        })
+            streamed: None,
+        };
+        exposure.check_usable(&err)?;
+        Ok(exposure)
     }
 
     /// A primary keyword as a trimmed string.
