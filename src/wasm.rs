@@ -4,7 +4,10 @@
 use crate::analyze::planner::Planner;
 use crate::error::{Error, Kind};
 use crate::options::Options;
-use crate::pipeline::{analyze_member, combine, Association, MemberResult, PipelineOptions, Role};
+use crate::fits::ByteSource;
+use crate::pipeline::{
+    analyze_member_source, combine, Association, MemberResult, PipelineOptions, Role,
+};
 use crate::products::observables::{deg, ObservableSet};
 use crate::steps::ProductFile;
 use serde::Serialize;
@@ -127,6 +130,35 @@ impl Reduction {
         expname: &str,
         progress: &js_sys::Function,
     ) -> Result<JsValue, JsError> {
+        self.analyze_source(std::sync::Arc::new(bytes.to_vec()), expname, progress)
+    }
+
+    /// [`Reduction::analyze`] of a file the worker reads as the analysis asks, never whole:
+    /// `read(offset, length)` returns a `Uint8Array` of the file's bytes `offset .. offset +
+    /// length` (the worker slices its `File` and reads the slice with `FileReaderSync`), and
+    /// `size` is the file's size in bytes. The worker's memory then does not grow with the
+    /// file: a 10,000-integration cube is read a few integrations at a time.
+    pub fn analyze_file(
+        &self,
+        size: f64,
+        read: js_sys::Function,
+        expname: &str,
+        progress: &js_sys::Function,
+    ) -> Result<JsValue, JsError> {
+        let source = JsFileSource::new(size, read).map_err(|e| {
+            JsError::new(&format!("{expname}: {e}"))
+        })?;
+        self.analyze_source(std::sync::Arc::new(source), expname, progress)
+    }
+}
+
+impl Reduction {
+    fn analyze_source(
+        &self,
+        source: std::sync::Arc<dyn ByteSource>,
+        expname: &str,
+        progress: &js_sys::Function,
+    ) -> Result<JsValue, JsError> {
         let member = self
             .asn
             .members
@@ -142,8 +174,8 @@ impl Reduction {
         };
         let report = AssertSync::new(&report);
         let report = &report;
-        let (result, products) = analyze_member(
-            bytes,
+        let (result, products) = analyze_member_source(
+            source,
             member,
             &self.asn,
             &self.references,
@@ -165,6 +197,10 @@ impl Reduction {
             view: member_view(&result),
         })
     }
+}
+
+#[wasm_bindgen]
+impl Reduction {
 
     /// Combines member results (the `result` byte arrays of [`Reduction::analyze`], from any
     /// worker): averages and the calibrated product. Returns `{products, messages,
@@ -342,6 +378,70 @@ impl<'a> AssertSync<'a> {
 
 // SAFETY: `call` only touches the callback from the thread that created it.
 unsafe impl Sync for AssertSync<'_> {}
+
+/// A file in the page, read through a JavaScript `read(offset, length)` callback. Like
+/// [`AssertSync`], it calls JavaScript only from the thread that made it (the analysis reads on
+/// the thread that called into wasm); from any other it reports an error instead.
+struct JsFileSource {
+    read: js_sys::Function,
+    len: u64,
+    owner: std::thread::ThreadId,
+}
+
+impl JsFileSource {
+    fn new(size: f64, read: js_sys::Function) -> Result<Self, String> {
+        // a byte offset is exact in an f64 up to 2^53
+        if !(size.is_finite() && size >= 0.0 && size <= 2f64.powi(53) && size.fract() == 0.0) {
+            return Err(format!("{size} is not a file size"));
+        }
+        Ok(JsFileSource {
+            read,
+            len: size as u64,
+            owner: std::thread::current().id(),
+        })
+    }
+}
+
+impl ByteSource for JsFileSource {
+    fn len(&self) -> u64 {
+        self.len
+    }
+
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), String> {
+        if std::thread::current().id() != self.owner {
+            return Err("internal error: the file was read from a worker thread".into());
+        }
+        let out = self
+            .read
+            .call2(
+                &JsValue::NULL,
+                &JsValue::from(offset as f64),
+                &JsValue::from(buf.len() as f64),
+            )
+            .map_err(|e| {
+                let why = e
+                    .dyn_ref::<js_sys::Error>()
+                    .map_or_else(|| format!("{e:?}"), |e| String::from(e.message()));
+                format!("cannot read {} bytes at byte {offset}: {why}", buf.len())
+            })?;
+        let bytes = out
+            .dyn_into::<js_sys::Uint8Array>()
+            .map_err(|_| "internal error: the page's reader returned no byte array".to_string())?;
+        if bytes.length() as usize != buf.len() {
+            return Err(format!(
+                "{} bytes at byte {offset} asked, {} read (was the file changed?)",
+                buf.len(),
+                bytes.length()
+            ));
+        }
+        bytes.copy_to(buf);
+        Ok(())
+    }
+}
+
+// SAFETY: `read_at` only calls JavaScript from the thread that created the source.
+unsafe impl Send for JsFileSource {}
+unsafe impl Sync for JsFileSource {}
 
 /// The companion search (companion.md) on calibrated OIFITS files given by name: the
 /// association's `_aminorm-oi` product, or files dropped on the page (fitted jointly). `options`

@@ -296,7 +296,7 @@ class Pool {
       return;
     }
     slot.job = null;
-    if (msg.type === 'done') job.resolve(Array.isArray(msg.value) ? msg.value : { ...msg.value, ms: msg.ms });
+    if (msg.type === 'done') job.resolve(Array.isArray(msg.value) ? msg.value : { ...msg.value, ms: msg.ms, memory: msg.memory });
     else job.reject(new Error(msg.message));
     if (msg.type === 'failed' && msg.fatal) this.replace(slot, msg.message);
     this.dispatch();
@@ -435,9 +435,9 @@ async function startRun() {
 
 let sessions = 0;
 
-// The largest exposure file the page analyses: a worker holds it whole in its WebAssembly memory
-// (at most 4 GiB) and needs about six times its size while analysing it.
-const MAX_PAGE_FILE_BYTES = 512 * 2 ** 20;
+// Exposure files go to the workers as File (or Blob) objects, which the worker reads a slice
+// at a time as the analysis asks (worker.js, Reduction.analyze_file): no file is held whole in
+// the page, the worker or its WebAssembly memory, whatever its size.
 
 async function reduce(run) {
   const { asnEntry, members, throughput, nrm } = await classify();
@@ -496,25 +496,19 @@ async function reduce(run) {
       failCard(card, record, `${m.expname}: not among the dropped files.`);
       return null;
     }
-    const size = entry.file?.size ?? entry.bytes?.length ?? 0;
-    if (size > MAX_PAGE_FILE_BYTES) {
-      failCard(card, record, `${m.expname}: ${(size / 2 ** 30).toFixed(2)} GiB is too large for the page, which ` +
-        `holds a file whole in the worker's WebAssembly memory (4 GiB at most, about six times the file while ` +
-        `it is analysed): at most ${MAX_PAGE_FILE_BYTES / 2 ** 20} MiB here. Reduce it with ami3 run.`);
-      return null;
-    }
     try {
-      const bytes = await entryBytes(entry);
-      // Transfer a private copy: staged bytes (the demo's) must survive for "Run again".
-      const copy = entry.bytes ? bytes.slice() : bytes;
+      // The staged demo bytes go as a Blob (a copy they survive "Run again" in).
+      const file = entry.file ?? new Blob([entry.bytes]);
       const out = await run.pool.run({
-        type: 'analyze', session, bytes: copy, expname: m.expname,
-      }, [copy.buffer], (done, total) => {
+        type: 'analyze', session, file, expname: m.expname,
+      }, [], (done, total) => {
         progressCard(card, done, total);
         if (done !== undefined) record.progress.push(done);
       });
       if (run.cancelled) return null;
       record.ms = out.ms;
+      // the worker's largest WebAssembly memory and JS heap while it analysed (bytes)
+      record.memory = out.memory;
       record.products = out.products.map((p) => p.name);
       showMember(card, out, threads);
       addProducts(out.products, i);

@@ -6,7 +6,9 @@
 //               analyze and combine carry `session`: {id, asnJson, asnName, options, names, files}
 //               (the association, the options object and the reference files they name); the
 //               worker builds one Rust `Reduction` per session and reuses it for the session's
-//               jobs. analyze: {bytes, expname}; combine: {results} (the Uint8Array `result`s of
+//               jobs. analyze: {file, expname} (a File or Blob, read here slice by slice
+//               with FileReaderSync as the analysis asks, never whole; or {bytes, expname});
+//               combine: {results} (the Uint8Array `result`s of
 //               analyze jobs, from any worker). companion: {names, files, options}: the
 //               companion search on calibrated OIFITS files (Rust's fit_binary).
 // Messages out: {type: 'ready', build, threads, note} once, then per job {type: 'started', id},
@@ -15,11 +17,13 @@
 // `fatal` means the WebAssembly instance trapped (a Rust panic): the page replaces this worker.
 
 let lib = null;
+// The instance's exports (its `memory` is sampled for the benchmark and tests).
+let wasmExports = null;
 
 // `module`: the plain build already compiled by the page (shared by every worker), if any.
 async function loadPlain(module) {
   const mod = await import('./pkg/ami3.js');
-  await mod.default(module ? { module_or_path: module } : undefined);
+  wasmExports = await mod.default(module ? { module_or_path: module } : undefined);
   return mod;
 }
 
@@ -32,7 +36,7 @@ async function load(threads, module) {
     }
     try {
       const mod = await import('./pkg-threads/ami3_threads.js');
-      await mod.default();
+      wasmExports = await mod.default();
       await mod.initThreadPool(threads);
       return { mod, build: 'threads', threads, note: '' };
     } catch (err) {
@@ -73,7 +77,10 @@ function run(msg) {
   switch (msg.type) {
     case 'analyze': {
       const progress = (done, total) => self.postMessage({ type: 'progress', id: msg.id, done, total });
-      const out = reductionFor(msg.session).analyze(msg.bytes, msg.expname, progress);
+      const r = reductionFor(msg.session);
+      const out = msg.file ? r.analyze_file(msg.file.size, fileReader(msg.file), msg.expname, progress)
+        : r.analyze(msg.bytes, msg.expname, progress);
+      memory.sample();
       // out.result: the member result as bytes (bit-exact, NaN and ±Inf included), for combine
       return [out, transferables([...productBytes(out.products), out.result])];
     }
@@ -93,6 +100,28 @@ function run(msg) {
       throw new Error(`unknown job type ${msg.type}`);
   }
 }
+
+// `read(offset, length)` for Reduction.analyze_file: one slice of `file`, read synchronously
+// (this is a worker), so the file is never held whole here or in the WebAssembly memory.
+function fileReader(file) {
+  const reader = new FileReaderSync();
+  return (offset, length) => {
+    memory.sample();
+    return new Uint8Array(reader.readAsArrayBuffer(file.slice(offset, offset + length)));
+  };
+}
+
+// The largest WebAssembly memory and JS heap seen by this worker (bytes), for the page's
+// benchmark and tests: sampled as the file is read, i.e. every few integrations.
+const memory = {
+  wasmBytes: 0, jsHeapBytes: 0,
+  sample() {
+    const buffer = wasmExports?.memory?.buffer;
+    if (buffer) this.wasmBytes = Math.max(this.wasmBytes, buffer.byteLength);
+    const heap = self.performance?.memory?.usedJSHeapSize;
+    if (heap) this.jsHeapBytes = Math.max(this.jsHeapBytes, heap);
+  },
+};
 
 let queue = Promise.resolve();
 
@@ -116,7 +145,9 @@ self.onmessage = (e) => {
     self.postMessage({ type: 'started', id: msg.id });
     try {
       const [value, transfer] = run(msg);
-      self.postMessage({ type: 'done', id: msg.id, value, ms: performance.now() - t0 }, transfer);
+      memory.sample();
+      self.postMessage({ type: 'done', id: msg.id, value, ms: performance.now() - t0,
+        memory: { wasmBytes: memory.wasmBytes, jsHeapBytes: memory.jsHeapBytes } }, transfer);
     } catch (err) {
       const fatal = err instanceof WebAssembly.RuntimeError;
       const message = fatal ? `internal error (the analysis stopped: ${err.message})` : String(err?.message ?? err);

@@ -1324,18 +1324,22 @@ mod stage_tests {
         let window = Window::of(&e).unwrap();
         let p = PreparedPixels::new(&e, &window, nint, &mut Vec::new()).unwrap();
         // the 4 reference rows go: the star is at row 12 of the trimmed frame
-        assert_eq!((p.ty, p.nx, p.centre), (26, 30, (12, 14)));
+        assert_eq!((p.median.len(), p.nx, p.centre), (26 * 30, 30, (12, 14)));
         // the crop reaches the nearest edge: 12 rows above the peak
         assert_eq!((p.half, p.n), (12, 25));
-        let flagged: Vec<usize> = (0..p.dq.len())
-            .filter(|&i| p.dq[i] & DO_NOT_USE != 0)
+        let crops = p.crops(&e, 0, nint, false).unwrap();
+        let flagged: Vec<(usize, usize)> = crops
+            .iter()
+            .enumerate()
+            .flat_map(|(k, c)| {
+                (0..c.dq.len())
+                    .filter(|&i| c.dq[i] & DO_NOT_USE != 0)
+                    .map(move |i| (k, i))
+            })
             .collect();
-        assert_eq!(
-            flagged,
-            vec![(7 * 26 + 6) * 30 + 5],
-            "only the outlier is flagged"
-        );
-        let crop = p.crop(&p.data, 0);
+        // trimmed row 6, column 5: crop row 6, column 5 - (14 - 12)
+        assert_eq!(flagged, vec![(7, 6 * 25 + 3)], "only the outlier is flagged");
+        let crop = &crops[0].img;
         assert_eq!(crop.len(), 25 * 25);
         assert_eq!(
             crop[12 * 25 + 12],
@@ -1454,7 +1458,8 @@ mod stage_tests {
             false,
         )
         .unwrap();
-        let fit = plan.fit_integration(&pixels, 1).unwrap();
+        let crop = pixels.crops(&e, 1, 1, false).unwrap().remove(0);
+        let fit = plan.fit_integration(crop, 1).unwrap();
         assert_eq!(fit.index, 1);
         let (cx, cy) = fit.centroid_px;
         assert!(cx.abs() < 0.05 && cy.abs() < 0.05, "centroid {cx} {cy}");

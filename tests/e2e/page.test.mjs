@@ -528,3 +528,38 @@ test('calibrated OIFITS dropped alone are fitted: the JSON of ami3 fit-binary', 
   assert.deepEqual(errors, [], 'no console errors');
   await context.close();
 });
+
+// A worker reads an exposure from its File a slice at a time (Blob.slice and FileReaderSync) and
+// keeps no integration's images: its WebAssembly memory must stay far below the cube, whose
+// pixels as f64 alone (SCI, ERR, DQ) would take 3 x 8 x 6400 x 1000 B = 154 MB (the whole-file
+// design needed ~6 times the 77 MB file). The bound: 128 MiB, of which the per-pixel series
+// of the temporal median take 48 MB at most (analyze/exposure.rs SERIES_BYTES) whatever NINTS.
+const LONG_NINT = 1000;
+const WORKER_WASM_BOUND_BYTES = 128 * 2 ** 20;
+
+test(`a generated ${LONG_NINT}-integration cube streamed from the file input: the products of ami3 run, worker memory bounded`, { timeout: TIMEOUT_MS }, async () => {
+  const dir = path.join(tmp, 'long');
+  const made = spawnSync('cargo', ['run', '--release', '--quiet', '--example', 'make_cube', '--', String(LONG_NINT), dir],
+    { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  assert.equal(made.status, 0, made.stderr);
+  const [cube, asn] = made.stdout.trim().split('\n');
+  const out = path.join(tmp, 'long-native');
+  fs.mkdirSync(out);
+  const r = ami3(['run', asn, '--out', out]);
+  assert.equal(r.status, 0, r.stderr);
+  const expected = readDir(out);
+  const { page, context, errors } = await openPage(new URL('?workers=1&threads=1', urls.isolated).href);
+  await page.setInputFiles('#file-input', [asn, cube]);
+  const state = await waitDone(page);
+  assert.deepEqual(state.members.map((m) => m.error), [null], 'the exposure was reduced');
+  const [member] = state.members;
+  assert.equal(member.progress.length, LONG_NINT, 'progress per integration');
+  await checkDownloads(page, expected);
+  const wasm = member.memory.wasmBytes;
+  assert.ok(wasm > 0 && wasm <= WORKER_WASM_BOUND_BYTES,
+    `the worker's WebAssembly memory reached ${(wasm / 2 ** 20).toFixed(1)} MiB (bound ${WORKER_WASM_BOUND_BYTES / 2 ** 20} MiB)`);
+  console.log(`# ${LONG_NINT} integrations in the page: ${(member.ms / 1000).toFixed(1)} s, worker wasm memory ` +
+    `${(wasm / 2 ** 20).toFixed(1)} MiB, JS heap ${(member.memory.jsHeapBytes / 2 ** 20).toFixed(1)} MiB`);
+  assert.deepEqual(errors, [], 'no console errors');
+  await context.close();
+});
