@@ -6,7 +6,9 @@
 //! its reduction is measured.
 //! Run: `cargo run --release --example make_cube -- NINT OUT_DIR`; prints the two file names.
 
-use ami3::simulate::{add_bad_pixels, exposure_fits, simulate_from_image, noiseless_image, SimSpec};
+use ami3::simulate::{
+    add_bad_pixels, exposure_fits, noiseless_image, simulate_from_image, SimSpec,
+};
 
 fn main() {
     let mut args = std::env::args().skip(1);

@@ -3,8 +3,8 @@
 
 use crate::analyze::planner::Planner;
 use crate::error::{Error, Kind};
-use crate::options::Options;
 use crate::fits::ByteSource;
+use crate::options::Options;
 use crate::pipeline::{
     analyze_member_source, combine, Association, MemberResult, PipelineOptions, Role,
 };
@@ -145,9 +145,8 @@ impl Reduction {
         expname: &str,
         progress: &js_sys::Function,
     ) -> Result<JsValue, JsError> {
-        let source = JsFileSource::new(size, read).map_err(|e| {
-            JsError::new(&format!("{expname}: {e}"))
-        })?;
+        let source =
+            JsFileSource::new(size, read).map_err(|e| JsError::new(&format!("{expname}: {e}")))?;
         self.analyze_source(std::sync::Arc::new(source), expname, progress)
     }
 }
@@ -201,7 +200,6 @@ impl Reduction {
 
 #[wasm_bindgen]
 impl Reduction {
-
     /// Combines member results (the `result` byte arrays of [`Reduction::analyze`], from any
     /// worker): averages and the calibrated product. Returns `{products, messages,
     /// calibrated_cp_deg, science, psf}`.

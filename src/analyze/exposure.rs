@@ -1338,7 +1338,11 @@ mod stage_tests {
             })
             .collect();
         // trimmed row 6, column 5: crop row 6, column 5 - (14 - 12)
-        assert_eq!(flagged, vec![(7, 6 * 25 + 3)], "only the outlier is flagged");
+        assert_eq!(
+            flagged,
+            vec![(7, 6 * 25 + 3)],
+            "only the outlier is flagged"
+        );
         let crop = &crops[0].img;
         assert_eq!(crop.len(), 25 * 25);
         assert_eq!(

@@ -1,0 +1,188 @@
+//! Streamed exposures (issue 12 item 3): a `_calints` read from its file a few integrations at a
+//! time. Oracles: `read_fits` (pixels decoded by `fitsrs`, the whole file in memory) for the
+//! values; the definition of the integration average (`AmiLg::average_of` over every kept
+//! integration's images) for the running sums; the file's own sizes for the reads; the byte
+//! offsets of a truncated file for its error. Products byte-identical to main's are checked with
+//! `cmp` against main's binary (see BENCHMARKS.md), not here.
+
+mod common;
+
+use ami3::analyze::exposure::{analyze_exposure, analyze_exposure_with, AnalyzeParams};
+use ami3::fits::{find_hdu, read_fits, ByteSource, FileSource};
+use ami3::products::amilg::AmiLg;
+use ami3::products::exposure::{CalExposure, DO_NOT_USE};
+use ami3::simulate::{exposure_fits, simulate_exposure, SimSpec};
+use common::{data_dir, planner, read, references};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+const CUBE: &str = "jw10005001001_03102_00001_nis_calints.fits";
+
+/// A source that records the largest read and the bytes read in all.
+struct Counting {
+    bytes: Vec<u8>,
+    largest: AtomicU64,
+    total: AtomicU64,
+}
+
+impl ByteSource for Counting {
+    fn len(&self) -> u64 {
+        self.bytes.len() as u64
+    }
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), String> {
+        self.largest.fetch_max(buf.len() as u64, Ordering::Relaxed);
+        self.total.fetch_add(buf.len() as u64, Ordering::Relaxed);
+        self.bytes.read_at(offset, buf)
+    }
+}
+
+#[test]
+fn a_cube_opened_from_disk_gives_the_values_read_fits_decodes() {
+    let path = data_dir().join(CUBE);
+    let source = Arc::new(FileSource::open(&path).unwrap());
+    let e = CalExposure::open(source, CUBE).unwrap();
+    let hdus = read_fits(&read(&path), CUBE).unwrap();
+    let image = |name: &str| {
+        find_hdu(&hdus, name)
+            .unwrap()
+            .image_data()
+            .unwrap()
+            .1
+            .to_vec()
+    };
+    let (sci, err, dq) = (image("SCI"), image("ERR"), image("DQ"));
+    assert_eq!(e.nint, 5);
+    let frame = e.ny * e.nx;
+    for k in 0..e.nint {
+        let want = &sci[k * frame..(k + 1) * frame];
+        let got = e.read_sci(k, 1).unwrap();
+        assert!(
+            want.iter()
+                .zip(&got)
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
+            "SCI of integration {k}"
+        );
+        assert_eq!(
+            e.read_err(k, 1).unwrap().unwrap(),
+            err[k * frame..(k + 1) * frame]
+        );
+        let bits: Vec<u32> = dq[k * frame..(k + 1) * frame]
+            .iter()
+            .map(|&v| v as u32)
+            .collect();
+        assert_eq!(e.read_dq(k, 1).unwrap(), bits);
+    }
+    // three integrations at once are the same three one by one
+    assert_eq!(e.read_err(1, 3).unwrap().unwrap(), err[frame..4 * frame]);
+}
+
+#[test]
+fn a_cube_truncated_in_integration_3_is_an_error_naming_the_file_and_the_integration() {
+    let bytes = read(&data_dir().join(CUBE));
+    let hdus = read_fits(&bytes, CUBE).unwrap();
+    let frame_bytes = {
+        let (shape, _) = find_hdu(&hdus, "SCI").unwrap().image_data().unwrap();
+        shape[1] * shape[2] * 4
+    };
+    // SCI's header: the card EXTNAME = 'SCI' to the END card after it, then whole blocks
+    let cards: Vec<&[u8]> = bytes.chunks(80).collect();
+    let extname = cards
+        .iter()
+        .position(|c| c.starts_with(b"EXTNAME = 'SCI"))
+        .unwrap();
+    let end_card = extname
+        + cards[extname..]
+            .iter()
+            .position(|c| c.starts_with(b"END     "))
+            .unwrap();
+    let data_start = (end_card * 80 / 2880 + 1) * 2880;
+    let cut = data_start + 2 * frame_bytes + frame_bytes / 2;
+    let dir = std::env::temp_dir().join(format!("ami3-streaming-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("cut_calints.fits");
+    std::fs::write(&path, &bytes[..cut]).unwrap();
+    let e = CalExposure::open(
+        Arc::new(FileSource::open(&path).unwrap()),
+        "cut_calints.fits",
+    )
+    .unwrap_err();
+    let text = e.to_string();
+    assert!(text.contains("cut_calints.fits"), "{text}");
+    assert!(text.contains("integration 3 of 5 is incomplete"), "{text}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_long_cube_is_read_a_few_integrations_at_a_time_never_whole() {
+    let spec = SimSpec {
+        nint: 400,
+        ny: 80,
+        nx: 80,
+        ..SimSpec::point_source(3)
+    };
+    let bytes = exposure_fits(&simulate_exposure(&spec, "long_calints.fits"));
+    let file_len = bytes.len() as u64;
+    let source = Arc::new(Counting {
+        bytes,
+        largest: AtomicU64::new(0),
+        total: AtomicU64::new(0),
+    });
+    let e = CalExposure::open(source.clone(), "long_calints.fits").unwrap();
+    let params = AnalyzeParams::default();
+    let a =
+        analyze_exposure_with(&e, &references(), &params, planner(), false, &|_, _| {}).unwrap();
+    assert_eq!(a.integrations.len(), 400);
+    assert!(
+        a.integrations.iter().all(|f| f.model.is_empty()),
+        "no images kept"
+    );
+    let frame_bytes = 80 * 80 * 4;
+    let largest = source.largest.load(Ordering::Relaxed);
+    // the temporal median reads about 4 MB of f64 at a time: 81 frames of 6400 pixels
+    assert!(largest <= 81 * frame_bytes, "largest read {largest} bytes");
+    assert!(
+        largest < file_len / 4,
+        "largest read {largest} of {file_len}"
+    );
+    // SCI twice (median, fit) and DQ once (fit), 3 x 400 frames, and for the checks of the
+    // open file (a usable pixel, a positive ERR) the first 81 frames of SCI, DQ and ERR
+    let total = source.total.load(Ordering::Relaxed);
+    assert!(
+        total < (3 * 400 + 3 * 81 + 1) * frame_bytes,
+        "read {total} bytes"
+    );
+}
+
+#[test]
+fn a_dropped_integration_leaves_the_average_of_the_images_kept() {
+    let spec = SimSpec {
+        nint: 4,
+        ..SimSpec::point_source(5)
+    };
+    let mut e = simulate_exposure(&spec, "drop_calints.fits");
+    let frame = e.ny * e.nx;
+    // integration 2 (0-based 1) has no usable pixel: it is dropped, three are averaged
+    for p in frame..2 * frame {
+        e.dq[p] |= DO_NOT_USE;
+    }
+    let e = CalExposure::from_bytes(&exposure_fits(&e), "drop_calints.fits").unwrap();
+    let a = analyze_exposure(
+        &e,
+        &references(),
+        &AnalyzeParams::default(),
+        planner(),
+        &|_, _| {},
+    )
+    .unwrap();
+    assert_eq!(a.dropped, vec![1]);
+    assert_eq!(a.integrations.len(), 3);
+    let want = AmiLg::average_of(a.n, &a.integration_images(), a.average.clone());
+    let got = a.ami_lg();
+    let same = |x: &[f64], y: &[f64]| x.iter().zip(y).all(|(a, b)| a.to_bits() == b.to_bits());
+    assert!(
+        same(&got.fit, &want.fit),
+        "the model average over the three kept"
+    );
+    assert!(same(&got.resid, &want.resid));
+    assert!(same(&got.solns, &want.solns));
+}
