@@ -9,7 +9,10 @@
 // calibrated closure phases, a missing exposure must be an error in the page while the others
 // go on, and no test may log a console error. Real flight data (../shared/data/abdor-1093/f480m)
 // and a simulated association with flagged pixels (NaN in the residual images) must give every
-// product too, in every build and with or without isolation.
+// product too, in every build and with or without isolation. A generated 1,000-integration cube,
+// which the worker reads from its File a slice at a time, must give ami3 run's products with
+// the worker's WebAssembly memory under a stated bound, and a member truncated in the middle of
+// an integration must be an error naming the file and the integration.
 //
 // Run by scripts/test.sh (stage e2e), which builds www/ and serves it twice:
 //   AMI3_E2E_URL (COOP/COEP sent) and AMI3_E2E_URL_NO_ISOLATION (not sent).
@@ -560,6 +563,29 @@ test(`a generated ${LONG_NINT}-integration cube streamed from the file input: th
     `the worker's WebAssembly memory reached ${(wasm / 2 ** 20).toFixed(1)} MiB (bound ${WORKER_WASM_BOUND_BYTES / 2 ** 20} MiB)`);
   console.log(`# ${LONG_NINT} integrations in the page: ${(member.ms / 1000).toFixed(1)} s, worker wasm memory ` +
     `${(wasm / 2 ** 20).toFixed(1)} MiB, JS heap ${(member.memory.jsHeapBytes / 2 ** 20).toFixed(1)} MiB`);
+  assert.deepEqual(errors, [], 'no console errors');
+  await context.close();
+});
+
+test('a member truncated in the middle of integration 3 is an error naming it, read from its File; the others are reduced', { timeout: TIMEOUT_MS }, async () => {
+  const dir = path.join(tmp, 'truncated');
+  fs.mkdirSync(dir);
+  for (const f of INPUTS) fs.copyFileSync(path.join(DATA, f), path.join(dir, f));
+  // cut EXPOSURES[1] half-way through its third SCI frame (80 x 80 float32)
+  const bytes = fs.readFileSync(path.join(DATA, EXPOSURES[1]));
+  const cards = (i) => bytes.subarray(i * 80, i * 80 + 80).toString('latin1');
+  let card = 0;
+  while (!cards(card).startsWith("EXTNAME = 'SCI")) card++;
+  while (!cards(card).startsWith('END     ')) card++;
+  const dataStart = (Math.floor((card * 80) / 2880) + 1) * 2880;
+  fs.writeFileSync(path.join(dir, EXPOSURES[1]), bytes.subarray(0, dataStart + 2.5 * 80 * 80 * 4));
+  const { page, context, errors } = await openPage(urls.isolated);
+  await page.setInputFiles('#file-input', INPUTS.map((f) => path.join(dir, f)));
+  const state = await waitDone(page);
+  const failed = state.members.filter((m) => m.error);
+  assert.deepEqual(failed.map((m) => m.name), [EXPOSURES[1]]);
+  assert.match(failed[0].error, new RegExp(`${EXPOSURES[1]}.*SCI.*integration 3 of 5 is incomplete`));
+  assert.equal(state.members.filter((m) => !m.error).length, 3, 'the others are reduced');
   assert.deepEqual(errors, [], 'no console errors');
   await context.close();
 });
