@@ -776,6 +776,60 @@ fn a_roll_written_into_the_file_rotates_the_fit_by_the_writers_rule() {
 }
 
 #[test]
+fn frame_detector_undoes_the_writers_rotation_for_either_parity_and_any_v3i_yang() {
+    // AB Dor's files have VPARITY = −1 and V3I_YANG = 0.56°; the simulation's may not: try both
+    // parities with a non-zero V3I_YANG, the writer's own rule putting the file on the sky
+    let (e, n, r) = truth();
+    for (vparity, yang_deg, roll_deg) in [
+        (-1, 0.56126717, 171.765),
+        (1, -0.56, 171.765),
+        (-1, 3.0, 30.0),
+    ] {
+        let mut obs = observation();
+        obs.cp_rad = fit_file(obs.clone()).model_cp(e, n, r);
+        obs.vparity = vparity;
+        obs.v3i_yang_deg = yang_deg;
+        let rolled = at_roll(&obs, roll_deg);
+        let sky_truth = writer_sky_uv([e, n], &roll_meta(&obs, roll_deg));
+        let sky = fit_observations(vec![rolled.clone()], &no_limits())
+            .unwrap()
+            .fit;
+        assert_eq!(sky.frame, "sky");
+        assert!(
+            (sky.east_mas - sky_truth[0]).abs() < 0.01
+                && (sky.north_mas - sky_truth[1]).abs() < 0.01,
+            "VPARITY {vparity}: sky ({}, {}) vs writer's ({}, {})",
+            sky.east_mas,
+            sky.north_mas,
+            sky_truth[0],
+            sky_truth[1]
+        );
+        let options = FitOptions {
+            frame: ami3::companion::frames::FrameChoice::Detector,
+            ..no_limits()
+        };
+        let back = fit_observations(vec![rolled], &options).unwrap().fit;
+        assert_eq!(back.frame, "detector");
+        assert!(
+            (back.east_mas - e).abs() < 0.01 && (back.north_mas - n).abs() < 0.01,
+            "VPARITY {vparity}, V3I_YANG {yang_deg}: detector ({}, {}) vs truth ({e}, {n})",
+            back.east_mas,
+            back.north_mas
+        );
+        // the PA moves by exactly the reported rotation, the separation not at all
+        let turned = (sky.pa_deg - back.files[0].rotation_deg - back.pa_deg).rem_euclid(360.0);
+        assert!(
+            turned.min(360.0 - turned) < 1e-3,
+            "PA {} vs {} turned by {}",
+            sky.pa_deg,
+            back.pa_deg,
+            back.files[0].rotation_deg
+        );
+        assert!((sky.sep_mas - back.sep_mas).abs() < 0.01);
+    }
+}
+
+#[test]
 fn two_rolls_fitted_jointly_give_one_sky_solution() {
     let (e, n, r) = truth();
     let obs = observation();
