@@ -147,10 +147,19 @@ pub fn summary_line(fit: &BinaryFit) -> String {
         ),
         None => "2nd Δχ² none".to_string(),
     };
+    // `--no-limits`: no limits to quote (rather than NaN)
+    let limits = if fit.limits.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "5σ limit Δmag {:.2} at 100 mas, {:.2} at 300 mas; ",
+            limit_at(fit, 100.0),
+            limit_at(fit, 300.0)
+        )
+    };
     format!(
         "{n} file(s), {}: sep {:.2} ± {:.2} mas, PA {:.2} ± {:.2}°, Δmag {:.3} ± {:.3}, \
-         {:.1}σ (Δχ² {:.1}, χ²_r {:.2}, ndof {}); {second}; 5σ limit Δmag {:.2} at 100 mas, \
-         {:.2} at 300 mas; {:.3} s",
+         {:.1}σ (Δχ² {:.1}, χ²_r {:.2}, ndof {}); {second}; {limits}{:.3} s",
         fit.frame,
         fit.sep_mas,
         fit.sep_err_mas,
@@ -162,8 +171,6 @@ pub fn summary_line(fit: &BinaryFit) -> String {
         fit.chi2_null - fit.chi2_binary,
         chi2r,
         fit.ndof,
-        limit_at(fit, 100.0),
-        limit_at(fit, 300.0),
         fit.seconds
     )
 }
