@@ -50,10 +50,39 @@ fn axis_exponents(n_in: usize, n_out: usize, nlam_d: f64) -> (Array2<f64>, Array
     let output: Vec<f64> = (0..n_out)
         .map(|t| (t as f64 - n_out as f64 / 2.0 + 0.5) * d_out)
         .collect();
+    // Both sample sets are exactly antisymmetric (sample n − 1 − s is the exact negative of
+    // sample s), so the phases at (n_in − 1 − s, t) and (s, n_out − 1 − t) are the exact negative
+    // of the phase at (s, t) and the one at (n_in − 1 − s, n_out − 1 − t) equals it. libm's sin is
+    // exactly odd and its cos exactly even (tested below), so one quadrant of sincos calls fills
+    // the matrix with the bits of the direct evaluation.
     let mut re = Array2::zeros((n_in, n_out));
     let mut im = Array2::zeros((n_in, n_out));
-    for (s, a) in input.iter().enumerate() {
-        for (t, b) in output.iter().enumerate() {
+    for (s, a) in input.iter().enumerate().take(n_in.div_ceil(2)) {
+        for (t, b) in output.iter().enumerate().take(n_out.div_ceil(2)) {
+            let (sin, cos) = portable::sin_cos((-2.0 * PI) * (a * b));
+            let (s2, t2) = (n_in - 1 - s, n_out - 1 - t);
+            // (s, t) last: for the middle sample (s = s2 or t = t2, where the sample is +0 and
+            // not the negative of itself) the direct value is the one kept
+            for (i, j, sign) in [(s2, t2, sin), (s2, t, -sin), (s, t2, -sin), (s, t, sin)] {
+                re[[i, j]] = cos;
+                im[[i, j]] = sign;
+            }
+        }
+    }
+    (re, im)
+}
+
+/// [`axis_exponents`] evaluated at every sample, for the test of its symmetry shortcut.
+#[cfg(test)]
+fn axis_exponents_direct(n_in: usize, n_out: usize, nlam_d: f64) -> (Array2<f64>, Array2<f64>) {
+    let d_in = 1.0 / n_in as f64;
+    let d_out = nlam_d / n_out as f64;
+    let mut re = Array2::zeros((n_in, n_out));
+    let mut im = Array2::zeros((n_in, n_out));
+    for s in 0..n_in {
+        let a = (s as f64 - n_in as f64 / 2.0 + 0.5) * d_in;
+        for t in 0..n_out {
+            let b = (t as f64 - n_out as f64 / 2.0 + 0.5) * d_out;
             let (sin, cos) = portable::sin_cos((-2.0 * PI) * (a * b));
             re[[s, t]] = cos;
             im[[s, t]] = sin;
@@ -110,23 +139,40 @@ impl MatrixDft {
 
     /// Transforms a real plane. Returns the complex output, shape `output_shape()`.
     ///
+    /// Only the first ⌈My/2⌉ output rows are computed: for a real input the exponent matrices'
+    /// exact symmetry (see [`axis_exponents`]) makes F[My − 1 − v, Mx − 1 − u] the exact
+    /// conjugate of F[v, u] (every term of its sums is the same product or its exact negative, in
+    /// the same order), so the other rows are mirrored with the bits a full evaluation gives
+    /// (test below).
+    ///
     /// # Panics
     /// If `input` does not have the planned input shape.
     pub fn transform_real(&self, input: ArrayView2<f64>) -> Array2<Complex64> {
         self.check_shape(input.shape());
+        let (my, mx) = self.output_shape;
+        let h = my.div_ceil(2);
         let nonzero = input.iter().filter(|&&v| v != 0.0).count();
-        // First product: T = E_rowsᵀ · P (My × Nx), as real and imaginary parts.
+        // First product: the first h rows of T = E_rowsᵀ · P (My × Nx), real and imaginary parts.
         let (t_re, t_im) = if (nonzero as f64) < SPARSE_FRACTION * input.len() as f64 {
-            self.rows_product_sparse(input)
+            self.rows_product_sparse(input, h)
         } else {
             let p = input.as_standard_layout();
             let p = p.as_slice().expect("standard layout");
             (
-                self.rows_product(&self.rows_re, p),
-                self.rows_product(&self.rows_im, p),
+                self.rows_product_first(&self.rows_re, p, h),
+                self.rows_product_first(&self.rows_im, p, h),
             )
         };
-        self.finish(&t_re, &t_im)
+        let upper = self.finish(&t_re, &t_im);
+        Array2::from_shape_fn((my, mx), |(v, u)| {
+            if v < h {
+                upper[[v, u]]
+            } else {
+                // a computed sum is never −0 (it starts at +0), so a zero stays +0
+                let z = upper[[my - 1 - v, mx - 1 - u]];
+                Complex64::new(z.re, if z.im == 0.0 { 0.0 } else { -z.im })
+            }
+        })
     }
 
     /// Transforms a complex plane. Returns the complex output, shape `output_shape()`.
@@ -153,34 +199,52 @@ impl MatrixDft {
         Array2::from_shape_vec((my, nx), t).expect("my x nx")
     }
 
-    /// First product for a mostly-zero real input: accumulate, for each non-zero sample P[y, x],
-    /// P[y, x] · E_rows[y, :] into column x of T. Rows of E_rows are contiguous, so each update is
-    /// a short contiguous multiply-add.
-    fn rows_product_sparse(&self, input: ArrayView2<f64>) -> (Array2<f64>, Array2<f64>) {
+    /// The first `h` rows of [`Self::rows_product`], each element summed over y in increasing
+    /// order as [`portable::matmul_tn`] does: h × Nx.
+    fn rows_product_first(&self, e: &Array2<f64>, p: &[f64], h: usize) -> Array2<f64> {
         let (ny, nx) = self.input_shape;
         let my = self.output_shape.0;
-        // Accumulate transposed (Nx × My) so each update writes one contiguous row.
-        let mut tt_re = Array2::<f64>::zeros((nx, my));
-        let mut tt_im = Array2::<f64>::zeros((nx, my));
+        let e = standard(e);
+        let mut t = vec![0.0; h * nx];
+        for y in 0..ny {
+            let p_row = &p[y * nx..(y + 1) * nx];
+            for (i, t_row) in t.chunks_exact_mut(nx).enumerate() {
+                let e_yi = e[y * my + i];
+                for (tv, &pv) in t_row.iter_mut().zip(p_row) {
+                    *tv += e_yi * pv;
+                }
+            }
+        }
+        Array2::from_shape_vec((h, nx), t).expect("h x nx")
+    }
+
+    /// The first `h` rows of the first product for a mostly-zero real input: accumulate, for each
+    /// non-zero sample P[y, x], P[y, x] · E_rows[y, ..h] into column x of T. Rows of E_rows are
+    /// contiguous, so each update is a short contiguous multiply-add.
+    fn rows_product_sparse(&self, input: ArrayView2<f64>, h: usize) -> (Array2<f64>, Array2<f64>) {
+        let (ny, nx) = self.input_shape;
+        // Accumulate transposed (Nx × h) so each update writes one contiguous row.
+        let mut tt_re = Array2::<f64>::zeros((nx, h));
+        let mut tt_im = Array2::<f64>::zeros((nx, h));
         let tt_re_rows = tt_re.as_slice_mut().expect("fresh array is contiguous");
         let tt_im_rows = tt_im.as_slice_mut().expect("fresh array is contiguous");
         for y in 0..ny {
             let e_re = self.rows_re.row(y);
             let e_im = self.rows_im.row(y);
             let (e_re, e_im) = (
-                e_re.as_slice().expect("planned arrays are contiguous"),
-                e_im.as_slice().expect("planned arrays are contiguous"),
+                &e_re.as_slice().expect("planned arrays are contiguous")[..h],
+                &e_im.as_slice().expect("planned arrays are contiguous")[..h],
             );
             for x in 0..nx {
                 let p = input[[y, x]];
                 if p == 0.0 {
                     continue;
                 }
-                let acc_re = &mut tt_re_rows[x * my..(x + 1) * my];
+                let acc_re = &mut tt_re_rows[x * h..(x + 1) * h];
                 for (acc, &e) in acc_re.iter_mut().zip(e_re) {
                     *acc += p * e;
                 }
-                let acc_im = &mut tt_im_rows[x * my..(x + 1) * my];
+                let acc_im = &mut tt_im_rows[x * h..(x + 1) * h];
                 for (acc, &e) in acc_im.iter_mut().zip(e_im) {
                     *acc += p * e;
                 }
@@ -192,12 +256,13 @@ impl MatrixDft {
         )
     }
 
-    /// Second product F = norm · T · E_cols, assembled into complex numbers.
+    /// Second product F = norm · T · E_cols for the rows of T given, assembled into complex
+    /// numbers.
     fn finish(&self, t_re: &Array2<f64>, t_im: &Array2<f64>) -> Array2<Complex64> {
-        let (my, nx) = (self.output_shape.0, self.input_shape.1);
+        let (my, nx) = (t_re.nrows(), self.input_shape.1);
         let mx = self.output_shape.1;
         let product = |t: &Array2<f64>, e: &Array2<f64>| {
-            let f = portable::matmul(standard(t), standard(e), my, nx, mx);
+            let f = matmul_skipping_zeros(standard(t), standard(e), my, nx, mx);
             Array2::from_shape_vec((my, mx), f).expect("my x mx")
         };
         let f_re = product(t_re, &self.cols_re) - product(t_im, &self.cols_im);
@@ -207,6 +272,27 @@ impl MatrixDft {
             .and(&f_im)
             .map_collect(|&re, &im| Complex64::new(norm * re, norm * im))
     }
+}
+
+/// [`portable::matmul`] (C = A B, each element summed in increasing k) without the terms whose
+/// A entry is zero: T of the sparse pupil has whole zero columns (pupil columns with no hole).
+/// B (an exponent matrix) is finite, so a skipped term is ±0, and adding ±0 to a sum that started
+/// at +0 changes no bit (x + ±0 = x for x ≠ 0, +0 + ±0 = +0, and no sum of these becomes −0).
+fn matmul_skipping_zeros(a: &[f64], b: &[f64], m: usize, k: usize, n: usize) -> Vec<f64> {
+    assert!(a.len() >= m * k && b.len() >= k * n, "matmul: shapes");
+    let mut c = vec![0.0; m * n];
+    for (i, c_row) in c.chunks_exact_mut(n.max(1)).take(m).enumerate() {
+        for kk in 0..k {
+            let aik = a[i * k + kk];
+            if aik == 0.0 {
+                continue;
+            }
+            for (cv, &bv) in c_row.iter_mut().zip(&b[kk * n..(kk + 1) * n]) {
+                *cv += aik * bv;
+            }
+        }
+    }
+    c
 }
 
 /// The row-major data of an array this module built (always in standard layout).
@@ -350,6 +436,110 @@ mod tests {
         let fast = plan.transform_complex(input.view());
         let slow = brute_force(&input, nlam_d, (my, mx));
         assert!(max_abs_diff(&fast, &slow) < 1e-13);
+    }
+
+    #[test]
+    fn symmetric_exponents_have_the_bits_of_the_direct_evaluation() {
+        // the shapes the pipeline plans: the 1024² pupil onto the bad-pixel grid at the three
+        // support wavelengths of each filter's range of nlam_d, the centroid and support
+        // visibility planes, and small odd and even sides
+        let mut cases = vec![(71, 71, 71.0), (70, 70, 70.0), (5, 4, 2.5), (4, 7, 3.3)];
+        for nlam_d in [25.3, 30.6, 33.9, 38.2, 44.7, 52.1, 61.0] {
+            cases.push((1024, 70, nlam_d));
+            cases.push((1024, 78, nlam_d * 78.0 / 70.0));
+        }
+        for (n_in, n_out, nlam_d) in cases {
+            let (re, im) = axis_exponents(n_in, n_out, nlam_d);
+            let (dre, dim) = axis_exponents_direct(n_in, n_out, nlam_d);
+            let bits = |a: &Array2<f64>| a.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&re), bits(&dre), "cos {n_in} {n_out} {nlam_d}");
+            assert_eq!(bits(&im), bits(&dim), "sin {n_in} {n_out} {nlam_d}");
+        }
+    }
+
+    /// transform_real as it was before the Hermitian shortcut: every output row evaluated.
+    fn transform_real_every_row(plan: &MatrixDft, input: ArrayView2<f64>) -> Array2<Complex64> {
+        let p = input.as_standard_layout();
+        let p = p.as_slice().unwrap();
+        let t_re = plan.rows_product(&plan.rows_re, p);
+        let t_im = plan.rows_product(&plan.rows_im, p);
+        plan.finish(&t_re, &t_im)
+    }
+
+    #[test]
+    fn mirrored_half_has_the_bits_of_every_row_evaluated() {
+        let bits = |a: &Array2<Complex64>| {
+            a.iter()
+                .flat_map(|c| [c.re.to_bits(), c.im.to_bits()])
+                .collect::<Vec<_>>()
+        };
+        // dense (the centroid's 71² and the support's 70² planes, odd and even small sides)
+        for (n, m, nlam_d) in [(71, 71, 71.0), (70, 70, 70.0), (7, 6, 3.1), (6, 9, 4.4)] {
+            let input = Array2::from_shape_vec((n, n), pseudo_random(n * n, n as u64)).unwrap();
+            let plan = MatrixDft::new((n, n), (m, m), nlam_d);
+            let fast = plan.transform_real(input.view());
+            assert_eq!(
+                bits(&fast),
+                bits(&transform_real_every_row(&plan, input.view()))
+            );
+        }
+        // point-symmetric images, whose transform is real in exact arithmetic: computed
+        // imaginary parts of exactly zero, whose sign the mirror must get right
+        for n in [71usize, 70] {
+            let half = pseudo_random(n * n, 9);
+            let input = Array2::from_shape_fn((n, n), |(r, c)| {
+                half[r * n + c] + half[(n - 1 - r) * n + (n - 1 - c)]
+            });
+            let plan = MatrixDft::new((n, n), (n, n), n as f64);
+            let fast = plan.transform_real(input.view());
+            assert_eq!(
+                bits(&fast),
+                bits(&transform_real_every_row(&plan, input.view()))
+            );
+            let ones = Array2::from_elem((n, n), 1.0);
+            let fast = plan.transform_real(ones.view());
+            assert_eq!(
+                bits(&fast),
+                bits(&transform_real_every_row(&plan, ones.view()))
+            );
+        }
+        // sparse: a 0/1 plane with a few filled discs, like the NRM pupil
+        let n = 256;
+        let disc = |y: usize, x: usize| {
+            [(60.0, 90.0), (128.0, 40.0), (190.0, 170.0), (100.0, 200.0)]
+                .iter()
+                .any(|&(cy, cx): &(f64, f64)| (y as f64 - cy).hypot(x as f64 - cx) < 18.0)
+        };
+        let pupil = Array2::from_shape_fn((n, n), |(y, x)| f64::from(u8::from(disc(y, x))));
+        for (m, nlam_d) in [(70, 30.6), (71, 38.2)] {
+            let plan = MatrixDft::new((n, n), (m, m), nlam_d);
+            let fast = plan.transform_real(pupil.view());
+            assert_eq!(
+                bits(&fast),
+                bits(&transform_real_every_row(&plan, pupil.view()))
+            );
+        }
+    }
+
+    #[test]
+    fn skipping_zero_terms_keeps_every_bit_of_the_plain_product() {
+        let (m, k, n) = (6, 40, 9);
+        let mut a = pseudo_random(m * k, 5);
+        // whole zero columns, scattered zeros and negative zeros
+        for (i, v) in a.iter_mut().enumerate() {
+            if i % k < 12 || i % 7 == 0 {
+                *v = 0.0;
+            } else if i % 11 == 0 {
+                *v = -0.0;
+            }
+        }
+        a[0..k].iter_mut().for_each(|v| *v = -0.0);
+        let b = pseudo_random(k * n, 6);
+        let bits = |c: Vec<f64>| c.into_iter().map(f64::to_bits).collect::<Vec<_>>();
+        assert_eq!(
+            bits(matmul_skipping_zeros(&a, &b, m, k, n)),
+            bits(portable::matmul(&a, &b, m, k, n))
+        );
     }
 
     #[test]
