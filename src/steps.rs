@@ -36,6 +36,8 @@ pub fn analyze(
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<AnalyzedExposure> {
     let analysis = analyze_exposure(&exposure, refs, params, planner, progress)?;
+    let mut exposure = exposure;
+    crate::analyze::improved::mark_primary(&mut exposure.primary, params.mode);
     let (centre, fraction) = centre_and_fraction(&analysis.bandpass);
     let pixscale_arcsec = analysis.pixscale_rad.to_degrees() * 3600.0;
     let kept: Vec<usize> = analysis.integrations.iter().map(|f| f.index).collect();
