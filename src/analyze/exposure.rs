@@ -833,7 +833,7 @@ impl<'a> FitPlan<'a> {
         };
         let mut lf = fit(&basis, &img, &excluded, covariance)?;
         if self.params.mode == super::improved::Mode::Improved {
-            lf = super::improved::refit(&basis, &img, &excluded, &lf)?;
+            lf = super::improved::refit(&basis, &img, &excluded, &lf, e.as_deref())?;
         }
         let observables = self.orders.from_coefficients(&lf.coeffs);
         let coeffs_norm: Vec<f64> = lf.coeffs.iter().map(|v| v / lf.coeffs[0]).collect();
