@@ -189,7 +189,7 @@ mod tests {
     #[test]
     fn the_variance_model_recovers_a_known_law() {
         let mut rng = crate::portable::Rng::new(3);
-        let n = 20000;
+        let n = 200_000;
         let model: Vec<f64> = (0..n).map(|i| 1e4 * (i as f64 / n as f64)).collect();
         let law = VarianceModel {
             a: 1.0,
@@ -208,8 +208,9 @@ mod tests {
             n_used: n,
         };
         let got = variance_model(&lf);
-        assert!((got.a - 1.0).abs() < 0.15, "{got:?}");
-        assert!((got.b - 200.0).abs() < 30.0, "{got:?}");
+        eprintln!("{got:?}");
+        assert!((got.a - 1.0).abs() < 0.1, "{got:?}");
+        assert!((got.b - 200.0).abs() < 40.0, "{got:?}");
         assert!((got.c - 1e-4).abs() < 2e-5, "{got:?}");
     }
 }
