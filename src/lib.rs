@@ -6,6 +6,7 @@ pub mod average;
 pub mod companion;
 pub mod error;
 pub mod fits;
+pub mod improved_eval;
 pub mod niriss;
 pub mod normalize;
 pub mod options;

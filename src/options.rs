@@ -7,6 +7,7 @@
 //! that form is accepted beside the typed one. No science here.
 
 use crate::analyze::exposure::{AffineChoice, AnalyzeParams, References, MAX_OVERSAMPLE};
+use crate::analyze::improved::Mode;
 use crate::error::{Error, Kind, Result};
 use crate::niriss::mask::parse_chooseholes;
 use crate::pipeline::PipelineOptions;
@@ -58,6 +59,9 @@ pub struct Options {
     /// The name of an NRM reference file (else the design pupil).
     #[serde(deserialize_with = "flex::optional_text")]
     pub nrm: Option<String>,
+    /// "default" (jwst's reduction, byte-identical products) or "improved" (issue 15: a
+    /// weighted refit with a fitted noise + mismatch variance; products carry AMIMODE).
+    pub mode: Mode,
 }
 
 impl Default for Options {
@@ -82,6 +86,7 @@ impl Default for Options {
             bandpass: None,
             throughput: None,
             nrm: None,
+            mode: Mode::Default,
         }
     }
 }
@@ -189,6 +194,7 @@ impl Options {
             },
             affine2d,
             run_bpfix: self.run_bpfix,
+            mode: self.mode,
         };
         let references = References {
             throughput: match &self.throughput {

@@ -51,6 +51,8 @@ pub fn analyze_with(
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<AnalyzedExposure> {
     let analysis = analyze_exposure_with(&exposure, refs, params, planner, keep_images, progress)?;
+    let mut exposure = exposure;
+    crate::analyze::improved::mark_primary(&mut exposure.primary, params.mode);
     let (centre, fraction) = centre_and_fraction(&analysis.bandpass);
     let pixscale_arcsec = analysis.pixscale_rad.to_degrees() * 3600.0;
     let kept: Vec<usize> = analysis.integrations.iter().map(|f| f.index).collect();

@@ -208,6 +208,7 @@ function readOptions() {
   for (const k of BOOL_OPTIONS) o[k] = $(`opt-${k}`).checked;
   for (const k of TEXT_OPTIONS) o[k] = $(`opt-${k}`).value.trim();
   o.affine2d = $('opt-affine2d').value;
+  o.mode = $('opt-mode').value;
   return o;
 }
 
@@ -218,6 +219,7 @@ function presetOptionsFromUrl() {
   }
   for (const k of TEXT_OPTIONS) if (params.has(k)) $(`opt-${k}`).value = params.get(k);
   if (params.get('affine2d') === 'none') $('opt-affine2d').value = 'none';
+  if (params.get('mode') === 'improved') $('opt-mode').value = 'improved';
   for (const k of ['workers', 'threads']) {
     const select = $(`opt-${k}`);
     for (let n = 1; n <= Math.max(8, HARDWARE); n++) select.append(new Option(String(n), String(n)));

@@ -55,6 +55,8 @@ pub struct AnalyzeParams {
     pub chooseholes: Option<Vec<usize>>,
     pub affine2d: AffineChoice,
     pub run_bpfix: bool,
+    /// The default (jwst's) reduction or the improved one (issue 15).
+    pub mode: super::improved::Mode,
 }
 
 impl Default for AnalyzeParams {
@@ -70,6 +72,7 @@ impl Default for AnalyzeParams {
             chooseholes: None,
             affine2d: AffineChoice::Commissioning,
             run_bpfix: true,
+            mode: super::improved::Mode::Default,
         }
     }
 }
@@ -921,7 +924,10 @@ impl<'a> FitPlan<'a> {
             Some(e) if !e.is_empty() => Covariance::FromErr(e),
             _ => Covariance::FromResiduals,
         };
-        let lf = fit(&basis, &img, &excluded, covariance)?;
+        let mut lf = fit(&basis, &img, &excluded, covariance)?;
+        if self.params.mode == super::improved::Mode::Improved {
+            lf = super::improved::refit(&basis, &img, &excluded, &lf, e.as_deref())?;
+        }
         let observables = self.orders.from_coefficients(&lf.coeffs);
         let coeffs_norm: Vec<f64> = lf.coeffs.iter().map(|v| v / lf.coeffs[0]).collect();
         let errors = if self.single {

@@ -6,6 +6,7 @@ pub mod centroid;
 pub mod exposure;
 pub mod fft;
 pub mod hexagon;
+pub mod improved;
 pub mod lgmodel;
 pub mod mdft;
 pub mod observables;

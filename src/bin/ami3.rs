@@ -16,7 +16,7 @@ const USAGE: &str = "usage:
   ami3 run ASN.json --out DIR [--save-averages] [--oifits true|false] [--fit-binary] [every analyze option]
   ami3 analyze EXPOSURE.fits... --out DIR [--throughput FILE] [--nrm FILE] [--bandpass FILE]
        [--oversample N] [--affine2d commissioning|none|FILE] [--rotation-search \"START STOP STEP\"]
-       [--psf-offset \"X Y\"] [--rotation DEG] [--usebp true|false] [--run-bpfix true|false]
+       [--psf-offset \"X Y\"] [--rotation DEG] [--usebp true|false] [--run-bpfix true|false] [--mode default|improved]
        [--firstfew N] [--chooseholes B4,C2,...]
   ami3 demo --out DIR   (writes the page's demo association: demo_asn.json and 4 _calints files)
   ami3 fit-binary FILE.fits... [--json OUT] [--rmin-mas 30] [--rmax-mas 600] [--step-mas 2]
