@@ -1247,10 +1247,26 @@ fn ab_dor_in_the_detector_frame_is_the_sky_fit_rotated_back_by_the_writers_rule(
     assert!((det.dmag - sky.dmag).abs() < 1e-4);
     assert!((on_sky[0] - sky.east_mas).abs() < 0.01, "{on_sky:?}");
     assert!((on_sky[1] - sky.north_mas).abs() < 0.01, "{on_sky:?}");
-    let turned = angle_diff(sky.pa_deg, det.pa_deg).abs();
-    let rotation = det.files[0].rotation_deg.rem_euclid(360.0);
+    // PA_sky = PA_det + rotation_deg (mod 360): the writer turns (u, v) by −rotation_deg
+    let turned = (sky.pa_deg - det.pa_deg - det.files[0].rotation_deg).rem_euclid(360.0);
     assert!(
-        (turned - rotation.min(360.0 - rotation)).abs() < 0.01,
-        "PA moved {turned}°, rotation {rotation}°"
+        turned.min(360.0 - turned) < 0.01,
+        "PA moved by {turned}° more than the rotation"
     );
+}
+
+/// §3: `--frame sky` on a ROLL_REF = 0 file is an error naming the file.
+#[test]
+fn frame_sky_on_a_file_without_pointing_is_an_error_naming_it() {
+    let obs = observation();
+    assert_eq!(obs.roll_ref_deg, 0.0);
+    let name = obs.name.clone();
+    let options = FitOptions {
+        frame: ami3::companion::frames::FrameChoice::Sky,
+        ..no_limits()
+    };
+    let message = format!("{:#}", fit_observations(vec![obs], &options).unwrap_err());
+    eprintln!("{message}");
+    assert!(message.contains(&name), "{message}");
+    assert!(message.contains("ROLL_REF = 0"), "{message}");
 }
