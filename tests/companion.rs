@@ -1256,3 +1256,71 @@ fn candid_numbers_equal_a_plain_evaluation_of_candids_formulas() {
         }
     }
 }
+
+/// §3 on real data: AB Dor (ROLL_REF ≠ 0, calibrated by our pipeline) fitted with `--frame
+/// detector` is the sky-frame fit seen through the writer's rule (`sky_centres`, an independent
+/// code path): the same separation and Δmag, and the detector offset put on the sky by the
+/// writer lands on the sky-frame offset (so the PA moves by the file's rotation).
+#[test]
+fn ab_dor_in_the_detector_frame_is_the_sky_fit_rotated_back_by_the_writers_rule() {
+    let science = &abdor("f480m").science;
+    let obs = ami3::companion::input::read_observation(&science.1, &science.0).unwrap();
+    assert_ne!(obs.roll_ref_deg, 0.0);
+    let sky = fit_files(std::slice::from_ref(science), &no_limits())
+        .unwrap()
+        .fit;
+    let options = FitOptions {
+        frame: ami3::companion::frames::FrameChoice::Detector,
+        ..no_limits()
+    };
+    let det = fit_files(std::slice::from_ref(science), &options)
+        .unwrap()
+        .fit;
+    assert_eq!(
+        (sky.frame.as_str(), det.frame.as_str()),
+        ("sky", "detector")
+    );
+    let on_sky = writer_sky_uv(
+        [det.east_mas, det.north_mas],
+        &roll_meta(&obs, obs.roll_ref_deg),
+    );
+    eprintln!(
+        "AB Dor sky: east {:.3} north {:.3} PA {:.3}; detector: east {:.3} north {:.3} PA {:.3}, \
+         rotation {:.3}°, on the sky by the writer: east {:.3} north {:.3}",
+        sky.east_mas,
+        sky.north_mas,
+        sky.pa_deg,
+        det.east_mas,
+        det.north_mas,
+        det.pa_deg,
+        det.files[0].rotation_deg,
+        on_sky[0],
+        on_sky[1]
+    );
+    assert!((det.sep_mas - sky.sep_mas).abs() < 0.01);
+    assert!((det.dmag - sky.dmag).abs() < 1e-4);
+    assert!((on_sky[0] - sky.east_mas).abs() < 0.01, "{on_sky:?}");
+    assert!((on_sky[1] - sky.north_mas).abs() < 0.01, "{on_sky:?}");
+    // PA_sky = PA_det + rotation_deg (mod 360): the writer turns (u, v) by −rotation_deg
+    let turned = (sky.pa_deg - det.pa_deg - det.files[0].rotation_deg).rem_euclid(360.0);
+    assert!(
+        turned.min(360.0 - turned) < 0.01,
+        "PA moved by {turned}° more than the rotation"
+    );
+}
+
+/// §3: `--frame sky` on a ROLL_REF = 0 file is an error naming the file.
+#[test]
+fn frame_sky_on_a_file_without_pointing_is_an_error_naming_it() {
+    let obs = observation();
+    assert_eq!(obs.roll_ref_deg, 0.0);
+    let name = obs.name.clone();
+    let options = FitOptions {
+        frame: ami3::companion::frames::FrameChoice::Sky,
+        ..no_limits()
+    };
+    let message = format!("{:#}", fit_observations(vec![obs], &options).unwrap_err());
+    eprintln!("{message}");
+    assert!(message.contains(&name), "{message}");
+    assert!(message.contains("ROLL_REF = 0"), "{message}");
+}
