@@ -797,6 +797,12 @@ struct FitPlan<'a> {
 }
 
 impl<'a> FitPlan<'a> {
+    /// Whether the fit reads ERR: a single integration's errors come from it, and the improved
+    /// mode's switch (issue 15) compares every integration's residuals with it.
+    fn needs_err(&self) -> bool {
+        self.single || self.params.mode == super::improved::Mode::Improved
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn new(
         refs: &References,
@@ -1054,7 +1060,7 @@ fn fit_pass(
     for b0 in (0..nint).step_by(batch) {
         let b1 = (b0 + batch).min(nint);
         let mut crops = pixels
-            .crops(exposure, b0, b1 - b0, plan.single)?
+            .crops(exposure, b0, b1 - b0, plan.needs_err())?
             .into_iter();
         for start in (b0..b1).step_by(round) {
             let end = (start + round).min(b1);
