@@ -30,7 +30,6 @@ pub mod write;
 pub use hdu::{find_hdu, Column, ColumnData, Hdu, HduData, Table};
 pub use header::{Card, Header, Value};
 pub use read::{read_fits, read_fits_tolerant};
-#[cfg(not(target_arch = "wasm32"))]
 pub use stream::FileSource;
 pub use stream::{scan_fits, ByteSource, ImageLocation, ScannedFits};
 pub use write::{try_write_fits, write_fits};
