@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use crate::error::{Error, Kind, Result};
-use crate::fits::{find_hdu, scan_fits, ByteSource, Hdu, HduData, Header, ImageLocation};
+use crate::fits::{scan_fits, ByteSource, Header, ImageLocation};
 use crate::portable;
 
 /// DQ bit: do not use the pixel.
@@ -350,56 +350,6 @@ impl CalExposure {
             }
         }
         Ok(false)
-    }
-
-    /// An exposure held in memory, from its HDUs (as `read_fits` gives them).
-    pub fn from_hdus(hdus: &[Hdu], file_name: &str) -> Result<Self> {
-        let err = |p: String| Error::file(file_name, Kind::NotAmiExposure, p);
-        let primary = hdus
-            .first()
-            .ok_or_else(|| err("no HDU in file".into()))?
-            .header
-            .clone();
-        check_primary(&primary, &err)?;
-        let sci_hdu = find_hdu(hdus, "SCI").ok_or_else(|| err("no SCI extension".into()))?;
-        let (shape, sci) = match &sci_hdu.data {
-            HduData::Image { shape, pixels } => (shape.clone(), pixels.clone()),
-            _ => return Err(err("SCI extension holds no image".into())),
-        };
-        let (is_2d, nint, ny, nx) = frame_shape(&shape, &err)?;
-        let read_same_shape = |name: &str| -> Result<Option<Vec<f64>>> {
-            match find_hdu(hdus, name) {
-                None => Ok(None),
-                Some(h) => match &h.data {
-                    HduData::Image { shape: s, pixels } if *s == shape => Ok(Some(pixels.clone())),
-                    HduData::Image { shape: s, .. } => {
-                        Err(err(format!("{name} has shape {s:?} but SCI has {shape:?}")))
-                    }
-                    _ => Err(err(format!("{name} extension holds no image"))),
-                },
-            }
-        };
-        let err_arr = read_same_shape("ERR")?;
-        let dq = match read_same_shape("DQ")? {
-            Some(v) => v.into_iter().map(dq_bits).collect(),
-            None => vec![0; sci.len()],
-        };
-        let exposure = CalExposure {
-            file_name: file_name.to_string(),
-            primary,
-            sci_header: sci_hdu.header.clone(),
-            is_2d,
-            nint,
-            ny,
-            nx,
-            sci,
-            err: err_arr,
-            dq,
-            warnings: Vec::new(),
-            streamed: None,
-        };
-        exposure.check_usable(&err)?;
-        Ok(exposure)
     }
 
     /// A primary keyword as a trimmed string.
