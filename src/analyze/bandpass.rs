@@ -115,13 +115,17 @@ fn box_integral(centre: f64, width: f64, xs: &[f64], ys: &[f64]) -> f64 {
     let start = w1 - BOX_STEP_ANGSTROM;
     let stop = w2 + 2.0 * BOX_STEP_ANGSTROM;
     let count = ((stop - start) / BOX_STEP_ANGSTROM).ceil() as usize;
-    let mut grid: Vec<f64> = (0..count)
-        .map(|i| start + i as f64 * BOX_STEP_ANGSTROM)
-        .collect();
-    let (gmin, gmax) = (grid[0], grid[grid.len() - 1]);
-    grid.extend(xs.iter().copied().filter(|&x| x >= gmin && x <= gmax));
-    grid.sort_by(f64::total_cmp);
-    grid.dedup_by(|b, a| (*b - *a).abs() < 1e-12);
+    let step = |i: usize| start + i as f64 * BOX_STEP_ANGSTROM;
+    let (gmin, gmax) = (step(0), step(count - 1));
+    // synphot's merged grid: the regular grid and the table's wavelengths within it, sorted, with
+    // points within 1e-12 Å of the last one kept dropped. Both lists are sorted already (the
+    // regular grid is monotonic, the table strictly increasing), so they are merged as they are
+    // walked: the same points in the same order as sorting their concatenation, no allocation.
+    let table = xs.iter().copied().filter(|&x| x >= gmin && x <= gmax);
+    let mut merged = Merge {
+        regular: (0..count).map(step).peekable(),
+        table: table.peekable(),
+    };
     // the grid is sorted: walk the table alongside it instead of searching it per point
     let mut k = 0;
     let mut f = |x: f64| {
@@ -136,14 +140,36 @@ fn box_integral(centre: f64, width: f64, xs: &[f64], ys: &[f64]) -> f64 {
         }
         ys[k] + (ys[k + 1] - ys[k]) * (x - xs[k]) / (xs[k + 1] - xs[k])
     };
+    let first = merged.next().expect("the regular grid has points");
     let mut sum = 0.0;
-    let mut prev = (grid[0], f(grid[0]));
-    for &x in &grid[1..] {
+    let mut prev = (first, f(first));
+    for x in merged {
+        if (x - prev.0).abs() < 1e-12 {
+            continue;
+        }
         let v = f(x);
         sum += 0.5 * (v + prev.1) * (x - prev.0);
         prev = (x, v);
     }
     sum
+}
+
+/// The merge of two ascending sequences (ties: the regular grid's point first; tied points
+/// are equal, so the order does not show).
+struct Merge<A: Iterator<Item = f64>, B: Iterator<Item = f64>> {
+    regular: std::iter::Peekable<A>,
+    table: std::iter::Peekable<B>,
+}
+
+impl<A: Iterator<Item = f64>, B: Iterator<Item = f64>> Iterator for Merge<A, B> {
+    type Item = f64;
+    fn next(&mut self) -> Option<f64> {
+        match (self.regular.peek(), self.table.peek()) {
+            (Some(&a), Some(&b)) if b < a => self.table.next(),
+            (Some(_), _) => self.regular.next(),
+            (None, _) => self.table.next(),
+        }
+    }
 }
 
 /// Composite Simpson integral of y(x) as scipy.integrate.simpson computes it (uneven spacing;

@@ -16,6 +16,7 @@ use super::search::{linear_maps, starts, Grid, LinearMaps};
 use super::significance::{ln_chi2_sf, nsigma_absil, nsigma_from_ln_p, nsigma_lr};
 use crate::error::{Error, Kind, Result};
 use crate::portable;
+use rayon::prelude::*;
 
 /// Wall-clock seconds (Date.now() on wasm32, where `Instant` is not available).
 fn now_s() -> f64 {
@@ -144,15 +145,19 @@ pub fn search(
 ) -> (LinearMaps, Vec<Minimum>) {
     let grid = Grid::new(options.step_mas, options.rmin_mas, options.rmax_mas);
     let maps = linear_maps(files, &grid, groups);
-    let mut minima = Vec::new();
-    for s in starts(&maps, options.starts, alias_distance_mas(files)) {
-        let start = Params {
-            east_mas: s.east_mas,
-            north_mas: s.north_mas,
-            ratios: s.ratios,
-        };
-        minima.push(refine(files, &start));
-    }
+    // the starts are refined on the thread pool, each on its own: the minima are the same bits,
+    // in the starts' order, whichever thread refines which
+    let mut minima: Vec<Minimum> = starts(&maps, options.starts, alias_distance_mas(files))
+        .into_par_iter()
+        .map(|s| {
+            let start = Params {
+                east_mas: s.east_mas,
+                north_mas: s.north_mas,
+                ratios: s.ratios,
+            };
+            refine(files, &start)
+        })
+        .collect();
     if minima.is_empty() {
         // nothing above the single star: refine from the grid's first node
         let start = Params {

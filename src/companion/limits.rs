@@ -8,7 +8,7 @@
 use super::input::N_BASELINES;
 use super::model::{sparse_dot, wrap};
 use super::problem::FitFile;
-use super::search::{walk, Grid, Kernel, LinearMaps, MAX_LANES};
+use super::search::{walk_rows, Grid, Kernel, LinearMaps, MAX_LANES};
 use super::significance::chi2_isf;
 use crate::portable;
 use std::f64::consts::PI;
@@ -214,10 +214,15 @@ pub fn node_limits(
     let kappas = [kappa(n_data, P_3SIGMA), kappa(n_data, P_5SIGMA)];
     let targets = kappas.map(|k| chi2_0 * (1.0 + k));
     let nodes = grid.side() * grid.side();
-    let mut out: [Vec<f64>; 4] = std::array::from_fn(|_| vec![f64::NAN; nodes]);
-    let mut minus_y = vec![0.0; files.len() * N_BASELINES];
-    let mut x = vec![0.0; files.len() * N_BASELINES];
-    walk(files, grid, false, |node| {
+    // per row: each node pair (n, mirrored m) with f of the Absil test at n and at m for 3σ
+    // and 5σ, and the row's scratch for Re F and −Im F
+    #[derive(Default)]
+    struct Row {
+        nodes: Vec<(usize, usize, [f64; 4])>,
+        x: Vec<f64>,
+        minus_y: Vec<f64>,
+    }
+    let rows = walk_rows(files, grid, false, |row: &mut Row, node| {
         let (n, m) = (grid.index(node.i, node.j), grid.index(-node.i, -node.j));
         let g: f64 = (0..maps.groups).map(|k| maps.g[n * maps.groups + k]).sum();
         let c: f64 = if subtracted {
@@ -230,36 +235,57 @@ pub fn node_limits(
             (0..maps.groups).map(|k| maps.c[n * maps.groups + k]).sum()
         };
         let (mut mirrored_ready, mut x_ready) = (false, false);
+        let mut fluxes = [0.0; 4];
         for (t, &kap) in kappas.iter().enumerate() {
             let root = (c * c + g * chi2_0 * kap).sqrt();
             // The injection test at one node is the Absil test at the mirrored node: there c is
             // −c and F is conj F, so arg(1 + f F) changes sign, and both the linear f and the
             // exact χ²(f) are the same function (§8: f_I(α, δ) = f_A(−α, −δ)), polished or not.
-            for (idx, mirror_idx, cc, mirrored) in [(n, m, c, false), (m, n, -c, true)] {
+            for (q, (cc, mirrored)) in [(c, false), (-c, true)].into_iter().enumerate() {
                 let mut f = (cc + root) / g;
                 if f > POLISH_ABOVE {
                     if !x_ready {
-                        node.real_f(&mut x);
+                        row.x.resize(files.len() * N_BASELINES, 0.0);
+                        node.real_f(&mut row.x);
                         x_ready = true;
                     }
                     let y: &[f64] = if mirrored {
                         if !mirrored_ready {
-                            for (q, v) in minus_y.iter_mut().zip(node.y) {
-                                *q = -v;
-                            }
+                            row.minus_y.clear();
+                            row.minus_y.extend(node.y.iter().map(|v| -v));
                             mirrored_ready = true;
                         }
-                        &minus_y
+                        &row.minus_y
                     } else {
                         node.y
                     };
-                    f = polish(files, data, &kernels, (&x, y), f, targets[t], Method::Absil);
+                    f = polish(
+                        files,
+                        data,
+                        &kernels,
+                        (&row.x, y),
+                        f,
+                        targets[t],
+                        Method::Absil,
+                    );
                 }
-                out[t][idx] = f.min(1.0);
-                out[2 + t][mirror_idx] = f.min(1.0);
+                fluxes[2 * t + q] = f.min(1.0);
             }
         }
+        row.nodes.push((n, m, fluxes));
     });
+    let mut out: [Vec<f64>; 4] = std::array::from_fn(|_| vec![f64::NAN; nodes]);
+    for row in &rows {
+        for &(n, m, f) in &row.nodes {
+            for t in 0..2 {
+                // Absil at n and m; injection at n is Absil at m, and the other way round
+                out[t][n] = f[2 * t];
+                out[2 + t][m] = f[2 * t];
+                out[t][m] = f[2 * t + 1];
+                out[2 + t][n] = f[2 * t + 1];
+            }
+        }
+    }
     out
 }
 

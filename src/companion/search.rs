@@ -45,6 +45,7 @@ impl Grid {
 
 /// One file's phasors along a row: z_kb and the step s_kb, split in real and imaginary parts,
 /// wavelength-major (index k·21 + b) so that the band sums run across baselines.
+#[derive(Clone)]
 struct RowPhasors<'a> {
     uv_m: &'a [[f64; 2]],
     rule: &'a BandRule,
@@ -158,64 +159,130 @@ impl Node<'_> {
 }
 
 /// Walks the half plane (δ > 0, and δ = 0 with α > 0) within the annulus, calling `visit` at
-/// each node (§5.1); `with_f` also fills F_b. On x86_64 with AVX2 the same code is compiled for
-/// AVX2 (mul and add stay separate IEEE operations in the same order: the same bits).
-pub fn walk<V: FnMut(&Node)>(files: &[FitFile], grid: &Grid, with_f: bool, visit: V) {
+/// each node in row order (§5.1); `with_f` also fills F_b.
+pub fn walk<V: FnMut(&Node)>(files: &[FitFile], grid: &Grid, with_f: bool, mut visit: V) {
+    let proto = first_rows(files, grid);
+    let mut rows = proto.clone();
+    let mut buffers = NodeBuffers::new(files.len(), with_f);
+    for j in 0..=grid.half {
+        walk_row(&mut rows, grid, j, &mut buffers, &mut visit);
+    }
+}
+
+/// [`walk`] with the rows on the thread pool: each row starts its phasors afresh (sin/cos at
+/// its segments' first nodes), so a row's nodes are the same bits whichever thread walks it and
+/// in whatever order. `visit` records what it needs in the row's state (`S::default()` per row);
+/// the states come back in row order, j = 0 to half, for the caller to apply in that order.
+pub fn walk_rows<S, V>(files: &[FitFile], grid: &Grid, with_f: bool, visit: V) -> Vec<S>
+where
+    S: Default + Send,
+    V: Fn(&mut S, &Node) + Sync,
+{
+    use rayon::prelude::*;
+    let proto = first_rows(files, grid);
+    (0..=grid.half)
+        .into_par_iter()
+        .map(|j| {
+            let mut rows = proto.clone();
+            let mut buffers = NodeBuffers::new(files.len(), with_f);
+            let mut state = S::default();
+            walk_row(&mut rows, grid, j, &mut buffers, &mut |node| {
+                visit(&mut state, node)
+            });
+            state
+        })
+        .collect()
+}
+
+/// Each file's row phasors with their east steps (the starting phasors are set per segment).
+fn first_rows<'a>(files: &'a [FitFile], grid: &Grid) -> Vec<RowPhasors<'a>> {
+    let step_rad = grid.step_mas * MAS_RAD;
+    files
+        .iter()
+        .map(|f| RowPhasors::new(&f.model.uv_m, &f.model.rule, step_rad))
+        .collect()
+}
+
+/// y (and x) of every file at the current node.
+struct NodeBuffers {
+    y: Vec<f64>,
+    x: Vec<f64>,
+    with_f: bool,
+}
+
+impl NodeBuffers {
+    fn new(files: usize, with_f: bool) -> Self {
+        NodeBuffers {
+            y: vec![0.0; files * N_BASELINES],
+            x: vec![0.0; if with_f { files * N_BASELINES } else { 0 }],
+            with_f,
+        }
+    }
+}
+
+/// Row j of the walk. On x86_64 with AVX2 the same code is compiled for AVX2 (mul and add stay
+/// separate IEEE operations in the same order: the same bits).
+fn walk_row<V: FnMut(&Node)>(
+    rows: &mut [RowPhasors],
+    grid: &Grid,
+    j: i32,
+    buffers: &mut NodeBuffers,
+    visit: &mut V,
+) {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU supports the features the function is compiled for
-            unsafe { walk_avx2(files, grid, with_f, visit) };
+            unsafe { walk_row_avx2(rows, grid, j, buffers, visit) };
             return;
         }
     }
-    walk_generic(files, grid, with_f, visit)
+    walk_row_generic(rows, grid, j, buffers, visit)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn walk_avx2<V: FnMut(&Node)>(files: &[FitFile], grid: &Grid, with_f: bool, visit: V) {
-    walk_generic(files, grid, with_f, visit)
+unsafe fn walk_row_avx2<V: FnMut(&Node)>(
+    rows: &mut [RowPhasors],
+    grid: &Grid,
+    j: i32,
+    buffers: &mut NodeBuffers,
+    visit: &mut V,
+) {
+    walk_row_generic(rows, grid, j, buffers, visit)
 }
 
 #[inline(always)]
-fn walk_generic<V: FnMut(&Node)>(files: &[FitFile], grid: &Grid, with_f: bool, mut visit: V) {
+fn walk_row_generic<V: FnMut(&Node)>(
+    rows: &mut [RowPhasors],
+    grid: &Grid,
+    j: i32,
+    buffers: &mut NodeBuffers,
+    visit: &mut V,
+) {
     let step_rad = grid.step_mas * MAS_RAD;
-    let mut rows: Vec<RowPhasors> = files
-        .iter()
-        .map(|f| RowPhasors::new(&f.model.uv_m, &f.model.rule, step_rad))
-        .collect();
-    let mut y = vec![0.0; files.len() * N_BASELINES];
-    let mut x = vec![0.0; if with_f { files.len() * N_BASELINES } else { 0 }];
-    for j in 0..=grid.half {
-        let first = if j == 0 { 1 } else { -grid.half };
-        let mut previous_inside = false;
-        for i in first..=grid.half {
-            if !grid.inside(i, j) {
-                previous_inside = false;
-                continue;
-            }
-            for (f, row) in rows.iter_mut().enumerate() {
-                let yf = &mut y[f * N_BASELINES..(f + 1) * N_BASELINES];
-                if previous_inside {
-                    row.step_imag_band_sum(yf);
-                } else {
-                    row.start(i as f64 * step_rad, j as f64 * step_rad);
-                    row.imag_band_sum(yf);
-                }
-                if with_f {
-                    row.real_band_sum(&mut x[f * N_BASELINES..(f + 1) * N_BASELINES]);
-                }
-            }
-            previous_inside = true;
-            visit(&Node {
-                i,
-                j,
-                y: &y,
-                x: &x,
-                rows: &rows,
-            });
+    let NodeBuffers { y, x, with_f } = buffers;
+    let first = if j == 0 { 1 } else { -grid.half };
+    let mut previous_inside = false;
+    for i in first..=grid.half {
+        if !grid.inside(i, j) {
+            previous_inside = false;
+            continue;
         }
+        for (f, row) in rows.iter_mut().enumerate() {
+            let yf = &mut y[f * N_BASELINES..(f + 1) * N_BASELINES];
+            if previous_inside {
+                row.step_imag_band_sum(yf);
+            } else {
+                row.start(i as f64 * step_rad, j as f64 * step_rad);
+                row.imag_band_sum(yf);
+            }
+            if *with_f {
+                row.real_band_sum(&mut x[f * N_BASELINES..(f + 1) * N_BASELINES]);
+            }
+        }
+        previous_inside = true;
+        visit(&Node { i, j, y, x, rows });
     }
 }
 
@@ -344,23 +411,37 @@ pub fn linear_maps(files: &[FitFile], grid: &Grid, groups: usize) -> LinearMaps 
         .iter()
         .map(|f| Kernel::new(&f.white.a, &f.white.d_tilde))
         .collect();
-    walk(files, grid, false, |node| {
-        let (n, m) = (grid.index(node.i, node.j), grid.index(-node.i, -node.j));
-        for k in 0..groups {
-            c[n * groups + k] = 0.0;
-            g[n * groups + k] = 0.0;
-        }
+    // per row: the node pairs (n, mirrored m) and c, G of each group at n
+    #[derive(Default)]
+    struct Row {
+        nodes: Vec<(usize, usize)>,
+        c: Vec<f64>,
+        g: Vec<f64>,
+    }
+    let rows = walk_rows(files, grid, false, |row: &mut Row, node| {
+        row.nodes
+            .push((grid.index(node.i, node.j), grid.index(-node.i, -node.j)));
+        let at = row.c.len();
+        row.c.resize(at + groups, 0.0);
+        row.g.resize(at + groups, 0.0);
         for (f, (file, kernel)) in files.iter().zip(&kernels).enumerate() {
             let y = &node.y[f * N_BASELINES..(f + 1) * N_BASELINES];
             let (cf, gf) = kernel.terms(y);
-            c[n * groups + file.group] += cf;
-            g[n * groups + file.group] += gf;
-        }
-        for k in 0..groups {
-            c[m * groups + k] = -c[n * groups + k];
-            g[m * groups + k] = g[n * groups + k];
+            row.c[at + file.group] += cf;
+            row.g[at + file.group] += gf;
         }
     });
+    for row in &rows {
+        for (q, &(n, m)) in row.nodes.iter().enumerate() {
+            for k in 0..groups {
+                let (cv, gv) = (row.c[q * groups + k], row.g[q * groups + k]);
+                c[n * groups + k] = cv;
+                g[n * groups + k] = gv;
+                c[m * groups + k] = -cv;
+                g[m * groups + k] = gv;
+            }
+        }
+    }
     LinearMaps {
         grid: *grid,
         groups,
