@@ -6,11 +6,13 @@
 //! median and 99th percentile of f in annuli, as Δmag. f is capped at 1 (Δmag 0: unconstrained).
 
 use super::input::N_BASELINES;
+use super::model::MAS_RAD;
 use super::model::{sparse_dot, wrap};
 use super::problem::FitFile;
-use super::search::{walk_rows, Grid, Kernel, LinearMaps, MAX_LANES};
+use super::search::{real_f_at, Grid, Kernel, LinearMaps, MAX_LANES};
 use super::significance::chi2_isf;
 use crate::portable;
+use rayon::prelude::*;
 use std::f64::consts::PI;
 
 /// Upper-tail probabilities of 3σ and 5σ (§8).
@@ -183,8 +185,9 @@ fn polish(
 }
 
 /// The four limits (Absil 3σ, 5σ, injection 3σ, 5σ) at every node of the full plane
-/// (NaN outside the annulus), for data `data` (per file, all OI_T3 rows). G is the first walk's;
-/// c is the first walk's too unless `subtracted`, when only c changes (§8): c = a′ᵀ y with
+/// (NaN outside the annulus), for data `data` (per file, all OI_T3 rows). G is the walk's; c is
+/// the walk's too unless `subtracted`, when only c changes (§8): c = a′ᵀ y, with the y the walk
+/// kept (no second walk; Re F is evaluated directly at the few nodes polished), and
 /// a′ = Aᵀ W d′, a 21-dot per node and file.
 pub fn node_limits(
     files: &[FitFile],
@@ -214,69 +217,68 @@ pub fn node_limits(
     let kappas = [kappa(n_data, P_3SIGMA), kappa(n_data, P_5SIGMA)];
     let targets = kappas.map(|k| chi2_0 * (1.0 + k));
     let nodes = grid.side() * grid.side();
-    // per row: each node pair (n, mirrored m) with f of the Absil test at n and at m for 3σ
-    // and 5σ, and the row's scratch for Re F and −Im F
-    #[derive(Default)]
-    struct Row {
-        nodes: Vec<(usize, usize, [f64; 4])>,
-        x: Vec<f64>,
-        minus_y: Vec<f64>,
-    }
-    let rows = walk_rows(files, grid, false, |row: &mut Row, node| {
-        let (n, m) = (grid.index(node.i, node.j), grid.index(-node.i, -node.j));
-        let g: f64 = (0..maps.groups).map(|k| maps.g[n * maps.groups + k]).sum();
-        let c: f64 = if subtracted {
-            a_data
-                .iter()
-                .enumerate()
-                .map(|(f, a)| portable::dot(a, &node.y[f * N_BASELINES..(f + 1) * N_BASELINES]))
-                .sum()
-        } else {
-            (0..maps.groups).map(|k| maps.c[n * maps.groups + k]).sum()
-        };
-        let (mut mirrored_ready, mut x_ready) = (false, false);
-        let mut fluxes = [0.0; 4];
-        for (t, &kap) in kappas.iter().enumerate() {
-            let root = (c * c + g * chi2_0 * kap).sqrt();
-            // The injection test at one node is the Absil test at the mirrored node: there c is
-            // −c and F is conj F, so arg(1 + f F) changes sign, and both the linear f and the
-            // exact χ²(f) are the same function (§8: f_I(α, δ) = f_A(−α, −δ)), polished or not.
-            for (q, (cc, mirrored)) in [(c, false), (-c, true)].into_iter().enumerate() {
-                let mut f = (cc + root) / g;
-                if f > POLISH_ABOVE {
-                    if !x_ready {
-                        row.x.resize(files.len() * N_BASELINES, 0.0);
-                        node.real_f(&mut row.x);
-                        x_ready = true;
-                    }
-                    let y: &[f64] = if mirrored {
-                        if !mirrored_ready {
-                            row.minus_y.clear();
-                            row.minus_y.extend(node.y.iter().map(|v| -v));
-                            mirrored_ready = true;
+    // per row of the first walk (its y kept, so no second walk): each node pair (n, mirrored
+    // m) with f of the Absil test at n and at m for 3σ and 5σ
+    let step_rad = grid.step_mas * MAS_RAD;
+    let width = files.len() * N_BASELINES;
+    let rows: Vec<Vec<(usize, usize, [f64; 4])>> = maps
+        .walked
+        .par_iter()
+        .map(|row| {
+            let (mut x, mut minus_y) = (vec![0.0; width], vec![0.0; width]);
+            let mut out = Vec::with_capacity(row.nodes.len());
+            for (&(i, j), y) in row.nodes.iter().zip(row.y.chunks_exact(width)) {
+                let (n, m) = (grid.index(i, j), grid.index(-i, -j));
+                let g: f64 = (0..maps.groups).map(|k| maps.g[n * maps.groups + k]).sum();
+                let c: f64 = if subtracted {
+                    a_data
+                        .iter()
+                        .enumerate()
+                        .map(|(f, a)| portable::dot(a, &y[f * N_BASELINES..(f + 1) * N_BASELINES]))
+                        .sum()
+                } else {
+                    (0..maps.groups).map(|k| maps.c[n * maps.groups + k]).sum()
+                };
+                let (mut mirrored_ready, mut x_ready) = (false, false);
+                let mut fluxes = [0.0; 4];
+                for (t, &kap) in kappas.iter().enumerate() {
+                    let root = (c * c + g * chi2_0 * kap).sqrt();
+                    // The injection test at one node is the Absil test at the mirrored node:
+                    // there c is −c and F is conj F, so arg(1 + f F) changes sign, and both the
+                    // linear f and the exact χ²(f) are the same function (§8: f_I(α, δ) =
+                    // f_A(−α, −δ)), polished or not.
+                    for (q, (cc, mirrored)) in [(c, false), (-c, true)].into_iter().enumerate() {
+                        let mut f = (cc + root) / g;
+                        if f > POLISH_ABOVE {
+                            if !x_ready {
+                                real_f_at(files, i as f64 * step_rad, j as f64 * step_rad, &mut x);
+                                x_ready = true;
+                            }
+                            let y: &[f64] = if mirrored {
+                                if !mirrored_ready {
+                                    for (q, v) in minus_y.iter_mut().zip(y) {
+                                        *q = -v;
+                                    }
+                                    mirrored_ready = true;
+                                }
+                                &minus_y
+                            } else {
+                                y
+                            };
+                            let xy = (x.as_slice(), y);
+                            f = polish(files, data, &kernels, xy, f, targets[t], Method::Absil);
                         }
-                        &row.minus_y
-                    } else {
-                        node.y
-                    };
-                    f = polish(
-                        files,
-                        data,
-                        &kernels,
-                        (&row.x, y),
-                        f,
-                        targets[t],
-                        Method::Absil,
-                    );
+                        fluxes[2 * t + q] = f.min(1.0);
+                    }
                 }
-                fluxes[2 * t + q] = f.min(1.0);
+                out.push((n, m, fluxes));
             }
-        }
-        row.nodes.push((n, m, fluxes));
-    });
+            out
+        })
+        .collect();
     let mut out: [Vec<f64>; 4] = std::array::from_fn(|_| vec![f64::NAN; nodes]);
     for row in &rows {
-        for &(n, m, f) in &row.nodes {
+        for &(n, m, f) in row {
             for t in 0..2 {
                 // Absil at n and m; injection at n is Absil at m, and the other way round
                 out[t][n] = f[2 * t];

@@ -43,35 +43,40 @@ impl Grid {
     }
 }
 
+/// Baselines padded to whole AVX2 vectors in the walk's phasor layout (the 3 padding lanes hold
+/// z = s = 0 and are never read back).
+const PHASOR_LANES: usize = 24;
+
 /// One file's phasors along a row: z_kb and the step s_kb, split in real and imaginary parts,
-/// wavelength-major (index k·21 + b) so that the band sums run across baselines.
+/// one padded array of baselines per wavelength, so that the band sums run across baselines in
+/// whole vectors.
 #[derive(Clone)]
 struct RowPhasors<'a> {
     uv_m: &'a [[f64; 2]],
     rule: &'a BandRule,
-    zr: Vec<f64>,
-    zi: Vec<f64>,
-    sr: Vec<f64>,
-    si: Vec<f64>,
+    zr: Vec<[f64; PHASOR_LANES]>,
+    zi: Vec<[f64; PHASOR_LANES]>,
+    sr: Vec<[f64; PHASOR_LANES]>,
+    si: Vec<[f64; PHASOR_LANES]>,
 }
 
 impl<'a> RowPhasors<'a> {
     fn new(uv_m: &'a [[f64; 2]], rule: &'a BandRule, step_rad: f64) -> Self {
-        let nb = uv_m.len();
-        let n = rule.weights.len() * nb;
-        let (mut sr, mut si) = (vec![0.0; n], vec![0.0; n]);
+        assert_eq!(uv_m.len(), N_BASELINES, "7-hole files (checked on reading)");
+        let k = rule.weights.len();
+        let (mut sr, mut si) = (vec![[0.0; PHASOR_LANES]; k], vec![[0.0; PHASOR_LANES]; k]);
         for (q, l) in rule.wavelengths_m.iter().enumerate() {
             for (b, uv) in uv_m.iter().enumerate() {
                 let (s, c) = portable::sin_cos(-2.0 * PI * uv[0] * step_rad / l);
-                sr[q * nb + b] = c;
-                si[q * nb + b] = s;
+                sr[q][b] = c;
+                si[q][b] = s;
             }
         }
         RowPhasors {
             uv_m,
             rule,
-            zr: vec![0.0; n],
-            zi: vec![0.0; n],
+            zr: vec![[0.0; PHASOR_LANES]; k],
+            zi: vec![[0.0; PHASOR_LANES]; k],
             sr,
             si,
         }
@@ -79,13 +84,12 @@ impl<'a> RowPhasors<'a> {
 
     /// z_kb by direct exponentials at (α, δ) radians.
     fn start(&mut self, east_rad: f64, north_rad: f64) {
-        let nb = self.uv_m.len();
         for (q, l) in self.rule.wavelengths_m.iter().enumerate() {
             for (b, uv) in self.uv_m.iter().enumerate() {
                 let s = uv[0] * east_rad + uv[1] * north_rad;
                 let (sn, cs) = portable::sin_cos(-2.0 * PI * s / l);
-                self.zr[q * nb + b] = cs;
-                self.zi[q * nb + b] = sn;
+                self.zr[q][b] = cs;
+                self.zi[q][b] = sn;
             }
         }
     }
@@ -94,47 +98,42 @@ impl<'a> RowPhasors<'a> {
     /// [`Self::imag_band_sum`]) in one pass.
     #[inline(always)]
     fn step_imag_band_sum(&mut self, y: &mut [f64]) {
-        let nb = self.uv_m.len();
-        y.fill(0.0);
+        let mut sum = [0.0; PHASOR_LANES];
         for (q, w) in self.rule.weights.iter().enumerate() {
-            let range = q * nb..(q + 1) * nb;
-            for ((((yb, zr), zi), sr), si) in y
-                .iter_mut()
-                .zip(&mut self.zr[range.clone()])
-                .zip(&mut self.zi[range.clone()])
-                .zip(&self.sr[range.clone()])
-                .zip(&self.si[range])
-            {
-                let (a, b) = (*zr, *zi);
-                *zr = a * sr - b * si;
-                *zi = a * si + b * sr;
-                *yb += w * *zi;
+            let (zr, zi) = (&mut self.zr[q], &mut self.zi[q]);
+            let (sr, si) = (&self.sr[q], &self.si[q]);
+            for b in 0..PHASOR_LANES {
+                let (a, c) = (zr[b], zi[b]);
+                zr[b] = a * sr[b] - c * si[b];
+                zi[b] = a * si[b] + c * sr[b];
+                sum[b] += w * zi[b];
             }
         }
+        y.copy_from_slice(&sum[..N_BASELINES]);
     }
 
     /// y_b = Σ_k w_k Im z_kb, summed in increasing k.
     #[inline(always)]
     fn imag_band_sum(&self, y: &mut [f64]) {
-        let nb = self.uv_m.len();
-        y.fill(0.0);
-        for (q, w) in self.rule.weights.iter().enumerate() {
-            for (yb, z) in y.iter_mut().zip(&self.zi[q * nb..(q + 1) * nb]) {
-                *yb += w * z;
-            }
-        }
+        band_sum(&self.rule.weights, &self.zi, y)
     }
 
     /// Re F_b = Σ_k w_k Re z_kb (with [`Self::imag_band_sum`], F_b).
     fn real_band_sum(&self, x: &mut [f64]) {
-        let nb = self.uv_m.len();
-        x.fill(0.0);
-        for (q, w) in self.rule.weights.iter().enumerate() {
-            for (xb, z) in x.iter_mut().zip(&self.zr[q * nb..(q + 1) * nb]) {
-                *xb += w * z;
-            }
+        band_sum(&self.rule.weights, &self.zr, x)
+    }
+}
+
+/// Σ_k w_k z_kb of one part of the phasors, in increasing k.
+#[inline(always)]
+fn band_sum(weights: &[f64], z: &[[f64; PHASOR_LANES]], out: &mut [f64]) {
+    let mut sum = [0.0; PHASOR_LANES];
+    for (w, zq) in weights.iter().zip(z) {
+        for b in 0..PHASOR_LANES {
+            sum[b] += w * zq[b];
         }
     }
+    out.copy_from_slice(&sum[..N_BASELINES]);
 }
 
 /// What a visitor of the walk sees at one node: for each file, y = Im F (21) and, when asked,
@@ -146,14 +145,21 @@ pub struct Node<'a> {
     pub y: &'a [f64],
     /// Re F_b of file f at `x[f * 21 + b]` (only filled when the walk was asked).
     pub x: &'a [f64],
-    rows: &'a [RowPhasors<'a>],
 }
 
-impl Node<'_> {
-    /// Re F_b of every file into `x` (21 per file), for walks that need it only at few nodes.
-    pub fn real_f(&self, x: &mut [f64]) {
-        for (f, row) in self.rows.iter().enumerate() {
-            row.real_band_sum(&mut x[f * N_BASELINES..(f + 1) * N_BASELINES]);
+/// Re F_b of every file at (α, δ) radians (21 per file) by direct exponentials, as a row
+/// segment's first node starts them, for the few nodes that need it after the walk.
+pub fn real_f_at(files: &[FitFile], east_rad: f64, north_rad: f64, x: &mut [f64]) {
+    for (f, file) in files.iter().enumerate() {
+        let rule = &file.model.rule;
+        let out = &mut x[f * N_BASELINES..(f + 1) * N_BASELINES];
+        out.fill(0.0);
+        for (w, l) in rule.weights.iter().zip(&rule.wavelengths_m) {
+            for (o, uv) in out.iter_mut().zip(&file.model.uv_m) {
+                let s = uv[0] * east_rad + uv[1] * north_rad;
+                let (_, cs) = portable::sin_cos(-2.0 * PI * s / l);
+                *o += w * cs;
+            }
         }
     }
 }
@@ -171,11 +177,19 @@ pub fn walk<V: FnMut(&Node)>(files: &[FitFile], grid: &Grid, with_f: bool, mut v
 
 /// [`walk`] with the rows on the thread pool: each row starts its phasors afresh (sin/cos at
 /// its segments' first nodes), so a row's nodes are the same bits whichever thread walks it and
-/// in whatever order. `visit` records what it needs in the row's state (`S::default()` per row);
-/// the states come back in row order, j = 0 to half, for the caller to apply in that order.
-pub fn walk_rows<S, V>(files: &[FitFile], grid: &Grid, with_f: bool, visit: V) -> Vec<S>
+/// in whatever order. `visit` records what it needs in the row's state (`new_row(n)` per row,
+/// n the most nodes a row can have); the states come back in row order, j = 0 to half, for the
+/// caller to apply in that order.
+pub fn walk_rows<S, N, V>(
+    files: &[FitFile],
+    grid: &Grid,
+    with_f: bool,
+    new_row: N,
+    visit: V,
+) -> Vec<S>
 where
-    S: Default + Send,
+    S: Send,
+    N: Fn(usize) -> S + Sync,
     V: Fn(&mut S, &Node) + Sync,
 {
     use rayon::prelude::*;
@@ -185,7 +199,7 @@ where
         .map(|j| {
             let mut rows = proto.clone();
             let mut buffers = NodeBuffers::new(files.len(), with_f);
-            let mut state = S::default();
+            let mut state = new_row(grid.side());
             walk_row(&mut rows, grid, j, &mut buffers, &mut |node| {
                 visit(&mut state, node)
             });
@@ -282,7 +296,7 @@ fn walk_row_generic<V: FnMut(&Node)>(
             }
         }
         previous_inside = true;
-        visit(&Node { i, j, y, x, rows });
+        visit(&Node { i, j, y, x });
     }
 }
 
@@ -383,6 +397,16 @@ pub struct LinearMaps {
     /// c of group g at node n: `c[n * groups + g]`.
     pub c: Vec<f64>,
     pub g: Vec<f64>,
+    /// The walked nodes with their y, row by row, for the limits (§8) without a second walk.
+    pub walked: Vec<WalkedRow>,
+}
+
+/// One row of the walk: its nodes (i, j) and y = Im F of every file there, node-major
+/// (node q, file f at `y[(q * files + f) * 21..][..21]`).
+#[derive(Debug, Clone, Default)]
+pub struct WalkedRow {
+    pub nodes: Vec<(i32, i32)>,
+    pub y: Vec<f64>,
 }
 
 impl LinearMaps {
@@ -411,16 +435,23 @@ pub fn linear_maps(files: &[FitFile], grid: &Grid, groups: usize) -> LinearMaps 
         .iter()
         .map(|f| Kernel::new(&f.white.a, &f.white.d_tilde))
         .collect();
-    // per row: the node pairs (n, mirrored m) and c, G of each group at n
-    #[derive(Default)]
+    // per row: the nodes with their y, and c, G of each group there
     struct Row {
-        nodes: Vec<(usize, usize)>,
+        walked: WalkedRow,
         c: Vec<f64>,
         g: Vec<f64>,
     }
-    let rows = walk_rows(files, grid, false, |row: &mut Row, node| {
-        row.nodes
-            .push((grid.index(node.i, node.j), grid.index(-node.i, -node.j)));
+    let new_row = |n: usize| Row {
+        walked: WalkedRow {
+            nodes: Vec::with_capacity(n),
+            y: Vec::with_capacity(n * files.len() * N_BASELINES),
+        },
+        c: Vec::with_capacity(n * groups),
+        g: Vec::with_capacity(n * groups),
+    };
+    let rows = walk_rows(files, grid, false, new_row, |row: &mut Row, node| {
+        row.walked.nodes.push((node.i, node.j));
+        row.walked.y.extend_from_slice(node.y);
         let at = row.c.len();
         row.c.resize(at + groups, 0.0);
         row.g.resize(at + groups, 0.0);
@@ -431,8 +462,10 @@ pub fn linear_maps(files: &[FitFile], grid: &Grid, groups: usize) -> LinearMaps 
             row.g[at + file.group] += gf;
         }
     });
-    for row in &rows {
-        for (q, &(n, m)) in row.nodes.iter().enumerate() {
+    let mut walked = Vec::with_capacity(rows.len());
+    for row in rows {
+        for (q, &(i, j)) in row.walked.nodes.iter().enumerate() {
+            let (n, m) = (grid.index(i, j), grid.index(-i, -j));
             for k in 0..groups {
                 let (cv, gv) = (row.c[q * groups + k], row.g[q * groups + k]);
                 c[n * groups + k] = cv;
@@ -441,12 +474,14 @@ pub fn linear_maps(files: &[FitFile], grid: &Grid, groups: usize) -> LinearMaps 
                 g[m * groups + k] = gv;
             }
         }
+        walked.push(row.walked);
     }
     LinearMaps {
         grid: *grid,
         groups,
         c,
         g,
+        walked,
     }
 }
 
