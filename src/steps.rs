@@ -2,13 +2,15 @@
 //! named product files. The command line and the page both call these.
 
 use crate::analyze::bandpass::centre_and_fraction;
+use std::io::{Read, Seek, Write};
+
 use crate::analyze::exposure::{
-    analyze_exposure_with, AnalyzeParams, ExposureAnalysis, References,
+    analyze_exposure_into, analyze_exposure_with, AnalyzeParams, ExposureAnalysis, References,
 };
 use crate::analyze::planner::Planner;
 use crate::error::Result;
 use crate::fits::{write_fits, ByteSource, Card, Header};
-use crate::products::amilg::lg_fit_hdus;
+use crate::products::amilg::{lg_fit_bytes, LgFitWriter};
 use crate::products::exposure::CalExposure;
 use crate::products::observables::ObservableSet;
 use crate::products::oifits::{copied_primary, OiData, OiMeta, OiProduct};
@@ -51,6 +53,15 @@ pub fn analyze_with(
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<AnalyzedExposure> {
     let analysis = analyze_exposure_with(&exposure, refs, params, planner, keep_images, progress)?;
+    Ok(analyzed_exposure(exposure, params, analysis))
+}
+
+/// An exposure with its analysis and what its products need.
+fn analyzed_exposure(
+    exposure: CalExposure,
+    params: &AnalyzeParams,
+    analysis: ExposureAnalysis,
+) -> AnalyzedExposure {
     let mut exposure = exposure;
     crate::analyze::improved::mark_primary(&mut exposure.primary, params.mode);
     let (centre, fraction) = centre_and_fraction(&analysis.bandpass);
@@ -63,11 +74,11 @@ pub fn analyze_with(
         analysis.n,
         (centre, centre * fraction),
     );
-    Ok(AnalyzedExposure {
+    AnalyzedExposure {
         exposure,
         analysis,
         meta,
-    })
+    }
 }
 
 /// Per-integration observables with per-integration errors: the scatter between integrations
@@ -136,8 +147,52 @@ pub fn lg_primary(input: &Header, extra: &[Card]) -> Header {
 }
 
 /// The four stand-alone `ami_analyze` products of an exposure: `<root>_ami.fits`,
-/// `<root>_ami-oi.fits`, `<root>_amimulti-oi.fits`, `<root>_amilg.fits`.
-pub fn analyze_products(a: &AnalyzedExposure) -> Vec<ProductFile> {
+/// `<root>_ami-oi.fits`, `<root>_amimulti-oi.fits`, `<root>_amilg.fits`. The `_amilg` product
+/// needs every integration's images, kept by [`analyze`] (the command line streams it instead:
+/// [`analyze_source_into`]).
+pub fn analyze_products(a: &AnalyzedExposure) -> Result<Vec<ProductFile>> {
+    let mut products = averaged_products(a);
+    let name = amilg_name(a);
+    let bytes = lg_fit_bytes(
+        &name,
+        a.analysis.n,
+        &a.analysis.integration_images(),
+        amilg_primary(a),
+    )?;
+    products.push(ProductFile { name, bytes });
+    Ok(products)
+}
+
+/// The name of the `_amilg` product of `a`.
+pub fn amilg_name(a: &AnalyzedExposure) -> String {
+    product_name(&a.analysis.root, ProductKind::AmiLg)
+}
+
+/// The primary header of the `_amilg` product of `a`.
+fn amilg_primary(a: &AnalyzedExposure) -> Header {
+    let provenance = Provenance {
+        fit: Some(fit_summary(&a.analysis)),
+        ..Provenance::default()
+    };
+    lg_primary(
+        &a.exposure.primary,
+        &primary_cards(ProductKind::AmiLg, &provenance),
+    )
+}
+
+/// Writes the `_amilg` product of `a`, whose integrations went to `amilg` as they were fitted
+/// ([`analyze_source_into`]), to `out`.
+pub fn finish_amilg<S: Read + Write + Seek, W: Write>(
+    a: &AnalyzedExposure,
+    amilg: LgFitWriter<S>,
+    out: W,
+) -> Result<W> {
+    amilg.finish(amilg_primary(a), out)
+}
+
+/// `_ami`, `_ami-oi` and `_amimulti-oi` of an exposure: what needs only the integrations'
+/// observables and the average of their images.
+fn averaged_products(a: &AnalyzedExposure) -> Vec<ProductFile> {
     let root = &a.analysis.root;
     let provenance = Provenance {
         fit: Some(fit_summary(&a.analysis)),
@@ -175,14 +230,6 @@ pub fn analyze_products(a: &AnalyzedExposure) -> Vec<ProductFile> {
             ProductKind::AmiMultiOi,
             oi(ProductKind::AmiMultiOi, OiData::PerIntegration(&per_int)),
         ),
-        file(
-            ProductKind::AmiLg,
-            write_fits(&lg_fit_hdus(
-                a.analysis.n,
-                &a.analysis.integration_images(),
-                primary(ProductKind::AmiLg),
-            )),
-        ),
     ]
 }
 
@@ -216,6 +263,26 @@ pub fn analyze_source(
 ) -> Result<(AnalyzedExposure, Vec<ProductFile>)> {
     let exposure = CalExposure::open(source, file_name)?;
     let analyzed = analyze(exposure, refs, params, planner, progress)?;
-    let products = analyze_products(&analyzed);
+    let products = analyze_products(&analyzed)?;
+    Ok((analyzed, products))
+}
+
+/// [`analyze_source`] without keeping the integrations' images: each kept integration goes to
+/// `amilg` as it is fitted, and the products returned are the other three; write the `_amilg`
+/// product with [`finish_amilg`]. Memory then does not grow with the integrations.
+#[allow(clippy::too_many_arguments)]
+pub fn analyze_source_into<S: Read + Write + Seek>(
+    source: std::sync::Arc<dyn ByteSource>,
+    file_name: &str,
+    refs: &References,
+    params: &AnalyzeParams,
+    planner: &Planner,
+    amilg: &mut LgFitWriter<S>,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<(AnalyzedExposure, Vec<ProductFile>)> {
+    let exposure = CalExposure::open(source, file_name)?;
+    let analysis = analyze_exposure_into(&exposure, refs, params, planner, amilg, progress)?;
+    let analyzed = analyzed_exposure(exposure, params, analysis);
+    let products = averaged_products(&analyzed);
     Ok((analyzed, products))
 }

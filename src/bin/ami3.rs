@@ -6,7 +6,9 @@ use ami3::error::{Error, Kind, Result};
 use ami3::fits::{ByteSource, FileSource};
 use ami3::options::{cli_name, Options};
 use ami3::pipeline::{run_pipeline_sources, Association};
-use ami3::steps::analyze_source;
+use ami3::products::amilg::LgFitWriter;
+use ami3::steps::{amilg_name, analyze_source_into, finish_amilg, AnalyzedExposure};
+use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -80,6 +82,75 @@ fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf> {
     Ok(path)
 }
 
+/// Writes the `_amilg` product of `analyzed`, whose cubes `amilg` spooled, into `dir`.
+fn write_amilg(
+    dir: &Path,
+    analyzed: &AnalyzedExposure,
+    amilg: LgFitWriter<File>,
+) -> Result<PathBuf> {
+    let name = amilg_name(analyzed);
+    let path = dir.join(&name);
+    let fail =
+        |e: std::io::Error| Error::output(path.display().to_string(), format!("cannot write: {e}"));
+    let file = File::create(&path).map_err(fail)?;
+    let out = finish_amilg(analyzed, amilg, std::io::BufWriter::new(file)).map_err(|e| Error {
+        input: ami3::error::Input::Output(path.display().to_string()),
+        ..e
+    })?;
+    out.into_inner()
+        .map_err(|e| fail(e.into_error()))?
+        .sync_all()
+        .map_err(fail)?;
+    Ok(path)
+}
+
+/// The six spool files of one exposure's `_amilg` cubes, in the output folder (hidden names),
+/// removed when dropped.
+struct Spools {
+    paths: Vec<PathBuf>,
+}
+
+impl Spools {
+    fn create(dir: &Path, exposure: &str) -> Result<Spools> {
+        let stem = Path::new(exposure)
+            .file_name()
+            .map_or("exposure".into(), |n| n.to_string_lossy().into_owned());
+        let paths = (0..6)
+            .map(|k| dir.join(format!(".{stem}.amilg-spool-{}-{k}", std::process::id())))
+            .collect();
+        Ok(Spools { paths })
+    }
+
+    /// The spool files, created empty, open for reading and writing.
+    fn files(&self) -> Result<Vec<File>> {
+        self.paths
+            .iter()
+            .map(|p| {
+                std::fs::OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .open(p)
+                    .map_err(|e| {
+                        Error::output(
+                            p.display().to_string(),
+                            format!("cannot create a spool file: {e}"),
+                        )
+                    })
+            })
+            .collect()
+    }
+}
+
+impl Drop for Spools {
+    fn drop(&mut self) {
+        for p in &self.paths {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
 /// Positional arguments, `--out`, the options, and any other `--name value` pairs.
 type ParsedArgs = (Vec<String>, Option<String>, Options, Vec<(String, String)>);
 
@@ -150,8 +221,16 @@ fn analyze_command(args: &[String]) -> Result<bool> {
         let progress = |done: usize, total: usize| {
             eprintln!("{file}: integration {done} of {total}");
         };
-        let result = open_file(file)
-            .and_then(|source| analyze_source(source, file, &refs, &params, &planner, &progress));
+        // `_amilg` is written as the integrations come: each cube to a spool file in the
+        // output folder, assembled into the product once the analysis is done.
+        let spools = Spools::create(&dir, file)?;
+        let mut amilg =
+            LgFitWriter::new(&format!("the _amilg product of {file}"), spools.files()?)?;
+        let result = open_file(file).and_then(|source| {
+            analyze_source_into(
+                source, file, &refs, &params, &planner, &mut amilg, &progress,
+            )
+        });
         match result {
             Ok((analyzed, products)) => {
                 for note in &analyzed.analysis.notes {
@@ -161,6 +240,9 @@ fn analyze_command(args: &[String]) -> Result<bool> {
                     let path = write_file(&dir, &p.name, &p.bytes)?;
                     println!("wrote {}", path.display());
                 }
+                let path = write_amilg(&dir, &analyzed, amilg)?;
+                println!("wrote {}", path.display());
+                drop(spools);
                 let nint = analyzed.analysis.integrations.len();
                 let secs = started.elapsed().as_secs_f64();
                 eprintln!(
