@@ -209,44 +209,23 @@ fn lg_fit_oracle(n: usize, integrations: &[IntegrationImages], primary: &Hdu) ->
     let cube = |pick: &dyn Fn(&IntegrationImages) -> Vec<f64>| -> Vec<f64> {
         integrations.iter().flat_map(pick).collect()
     };
-    let normed = |v: &[f64], it: &IntegrationImages| v.iter().map(|x| x / peak(it)).collect();
     let mut hdus = vec![primary.clone()];
-    hdus.push(Hdu::image_f32(
-        "CTRD",
-        &shape,
-        cube(&|it| it.data.to_vec()),
-        vec![],
-    ));
-    hdus.push(Hdu::image_f32(
-        "N_CTRD",
-        &shape,
-        cube(&|it| normed(it.data, it)),
-        vec![],
-    ));
-    hdus.push(Hdu::image_f32(
-        "FIT",
-        &shape,
-        cube(&|it| it.model.to_vec()),
-        vec![],
-    ));
-    hdus.push(Hdu::image_f32(
-        "N_FIT",
-        &shape,
-        cube(&|it| normed(it.model, it)),
-        vec![],
-    ));
-    hdus.push(Hdu::image_f32(
-        "RESID",
-        &shape,
-        cube(&|it| it.residual.to_vec()),
-        vec![],
-    ));
-    hdus.push(Hdu::image_f32(
-        "N_RESID",
-        &shape,
-        cube(&|it| normed(it.residual, it)),
-        vec![],
-    ));
+    type Pick = fn(&IntegrationImages) -> Vec<f64>;
+    let picks: [(&str, Pick); 3] = [
+        ("CTRD", |it| it.data.to_vec()),
+        ("FIT", |it| it.model.to_vec()),
+        ("RESID", |it| it.residual.to_vec()),
+    ];
+    for (name, pick) in picks {
+        let normed = |it: &IntegrationImages| pick(it).iter().map(|x| x / peak(it)).collect();
+        hdus.push(Hdu::image_f32(name, &shape, cube(&pick), vec![]));
+        hdus.push(Hdu::image_f32(
+            &format!("N_{name}"),
+            &shape,
+            cube(&normed),
+            vec![],
+        ));
+    }
     let ns = integrations[0].coeffs_norm.len();
     let solns = Table::new(
         integrations.len(),

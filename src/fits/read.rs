@@ -1,6 +1,8 @@
-//! FITS bytes -> HDUs. Never panics or loops on bad input: the block structure (END cards, data
-//! sizes from BITPIX/NAXISn/PCOUNT/GCOUNT, padding) is checked here first and every problem is an
-//! [`Error`] naming the file, the HDU and what is wrong.
+//! FITS bytes -> HDUs, one HDU at a time: its header parsed, its layout (data sizes from
+//! BITPIX/NAXISn/PCOUNT/GCOUNT, padding) checked and its data unit decoded, for the one walk over
+//! a file's HDUs in `stream` (`read_fits` of bytes in memory and `scan_fits` of a file read a
+//! slice at a time both take it). Never panics or loops on bad input: every problem is an
+//! error naming the file, the HDU and what is wrong.
 //!
 //! Header cards are parsed here with `fitsio_pure::header::parse_card` (CONTINUE long strings
 //! joined here). Pixels and table cells are decoded by `fitsrs`, but `fitsrs` is only ever shown
@@ -26,10 +28,8 @@ use fitsrs::hdu::data::bintable::ColumnId;
 use fitsrs::{DataValue, Fits, Pixels, HDU};
 
 use super::cards::card_from_fitsio;
-use super::hdu::{Column, ColumnData, Hdu, HduData, Table};
+use super::hdu::{Column, ColumnData, HduData, Table};
 use super::header::{Card, Header, Value};
-use super::stream::{walk_hdus, Bytes, Decode};
-use crate::error::{Error, Result};
 
 /// What is wrong inside one HDU, in words; `read_fits` names the file, the HDU and the kind.
 pub(super) struct Malformed(pub(super) String);
@@ -47,35 +47,6 @@ impl From<&str> for Malformed {
 }
 
 pub(super) type Parse<T> = std::result::Result<T, Malformed>;
-
-/// Read every HDU of the FITS file `bytes`; `file_name` is only used in error messages.
-pub fn read_fits(bytes: &[u8], file_name: &str) -> Result<Vec<Hdu>> {
-    match read_fits_tolerant(bytes, file_name)? {
-        (hdus, None) => Ok(hdus),
-        (_, Some(damage)) => Err(damage),
-    }
-}
-
-/// Reads the HDUs of `bytes` up to the first damaged one after the primary HDU (damaged data,
-/// a broken header, stray bytes after the last HDU), and gives that damage beside the HDUs
-/// read: a caller that needs none of what follows may go on with a warning, as astropy does.
-/// A file whose primary HDU cannot be read is an error. The walk is `stream`'s (one walk for
-/// files in memory and files read a slice at a time), decoding every data unit.
-pub fn read_fits_tolerant(bytes: &[u8], file_name: &str) -> Result<(Vec<Hdu>, Option<Error>)> {
-    let mut hdus = Vec::new();
-    let mut images = Vec::new();
-    match walk_hdus(
-        Bytes::Memory(bytes),
-        Decode::Everything,
-        file_name,
-        &mut hdus,
-        &mut images,
-    ) {
-        Ok(()) => Ok((hdus, None)),
-        Err(e) if hdus.is_empty() => Err(e),
-        Err(e) => Ok((hdus, Some(e))),
-    }
-}
 
 /// What follows an HDU's data.
 pub(super) enum After {

@@ -1,10 +1,9 @@
-//! Streamed reading: the HDUs of a FITS file read through a [`ByteSource`] (a file on disk, a
-//! browser `File` read slice by slice, or bytes in memory) without ever holding the file whole.
-//! [`scan_fits`] reads every header, checks the block structure exactly as
-//! [`read_fits_tolerant`](super::read_fits_tolerant) does (same checks, same messages, same
-//! tolerance of damage after the last HDU read), decodes the tables, and leaves the data of
-//! every IMAGE where it is, as an [`ImageLocation`] from which planes (integrations) are read
-//! one slice at a time. Pixels are decoded here, not by `fitsrs`: a plane is a run of big-endian
+//! The walk over a file's HDUs (END cards, data sizes, padding, what follows the last HDU), for
+//! bytes in memory ([`read_fits`], [`read_fits_tolerant`]: every data unit decoded) and for a
+//! file read through a [`ByteSource`] (a file on disk, a browser `File` read slice by slice)
+//! without ever holding it whole: [`scan_fits`] reads every header with the same checks and
+//! messages (one walk: `walk_hdus`), decodes the tables, and leaves the data of every IMAGE where
+//! it is, as an [`ImageLocation`] from which planes (integrations) are read one slice at a time. Pixels are decoded here, not by `fitsrs`: a plane is a run of big-endian
 //! numbers (FITS §5.2), scaled by BSCALE/BZERO with BLANK as NaN with the same arithmetic as
 //! `read`, so the values are the ones `read_fits` gives.
 
@@ -227,8 +226,6 @@ const MAX_SCANNED_TABLE_BYTES: usize = 64 << 20;
 /// Reads the structure of the file in `source` as [`read_fits_tolerant`] does: the HDUs up to
 /// the first damaged one after the primary HDU, and that damage beside them. A file whose
 /// primary HDU cannot be read is an error. `file_name` is only used in messages.
-///
-/// [`read_fits_tolerant`]: super::read_fits_tolerant
 pub fn scan_fits(
     source: Arc<dyn ByteSource>,
     file_name: &str,
@@ -242,6 +239,35 @@ pub fn scan_fits(
         Ok(()) => Ok((out, None)),
         Err(e) if out.hdus.is_empty() => Err(e),
         Err(e) => Ok((out, Some(e))),
+    }
+}
+
+/// Read every HDU of the FITS file `bytes`; `file_name` is only used in error messages.
+pub fn read_fits(bytes: &[u8], file_name: &str) -> Result<Vec<Hdu>> {
+    match read_fits_tolerant(bytes, file_name)? {
+        (hdus, None) => Ok(hdus),
+        (_, Some(damage)) => Err(damage),
+    }
+}
+
+/// Reads the HDUs of `bytes` up to the first damaged one after the primary HDU (damaged data,
+/// a broken header, stray bytes after the last HDU), and gives that damage beside the HDUs
+/// read: a caller that needs none of what follows may go on with a warning, as astropy does.
+/// A file whose primary HDU cannot be read is an error. The walk is [`scan_fits`]' (one walk
+/// for files in memory and files read a slice at a time), decoding every data unit.
+pub fn read_fits_tolerant(bytes: &[u8], file_name: &str) -> Result<(Vec<Hdu>, Option<Error>)> {
+    let mut hdus = Vec::new();
+    let mut images = Vec::new();
+    match walk_hdus(
+        Bytes::Memory(bytes),
+        Decode::Everything,
+        file_name,
+        &mut hdus,
+        &mut images,
+    ) {
+        Ok(()) => Ok((hdus, None)),
+        Err(e) if hdus.is_empty() => Err(e),
+        Err(e) => Ok((hdus, Some(e))),
     }
 }
 
@@ -295,7 +321,7 @@ pub(super) enum Decode {
     TablesOnly,
 }
 
-/// The one walk over a file's HDUs, for [`read_fits_tolerant`](super::read_fits_tolerant) and
+/// The one walk over a file's HDUs, for [`read_fits_tolerant`] and
 /// [`scan_fits`]: appends the HDUs (and where each image is, for [`Decode::TablesOnly`]) until
 /// the end or the first problem, checking the block structure as it goes.
 pub(super) fn walk_hdus(

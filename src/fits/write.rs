@@ -299,6 +299,22 @@ fn text_cards(key: &str, text: &str, commentary: bool) -> Vec<[u8; CARD_SIZE]> {
         .collect()
 }
 
+/// Checks that `bytes` hold `count` HDUs each carrying a DATASUM and CHECKSUM that
+/// fitsio-pure's verifiers accept (independent of our stamping), and, by the definition, that
+/// every HDU sums to -0.
+#[cfg(test)]
+pub(crate) fn assert_every_hdu_sums_to_negative_zero(bytes: &[u8], count: usize) {
+    let parsed = fitsio_pure::hdu::parse_fits(bytes).unwrap();
+    assert_eq!(parsed.len(), count);
+    for hdu in parsed.iter() {
+        assert!(fitsio_pure::checksum::verify_checksum(bytes, hdu));
+        assert!(fitsio_pure::checksum::verify_datasum(bytes, hdu));
+        let end = hdu.data_start + hdu.data_len.div_ceil(BLOCK_SIZE) * BLOCK_SIZE;
+        let sum = checksum_blocks(&bytes[hdu.header_start..end]);
+        assert!(sum == 0xFFFF_FFFF || sum == 0, "{sum:#x}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -434,17 +450,7 @@ mod tests {
         ];
         let bytes = write_fits(&hdus);
         assert_eq!(bytes.len() % BLOCK_SIZE, 0);
-        // Independent of our stamping: fitsio-pure's parser and verifiers.
-        let parsed = fitsio_pure::hdu::parse_fits(&bytes).unwrap();
-        assert_eq!(parsed.len(), 3);
-        for hdu in parsed.iter() {
-            assert!(fitsio_pure::checksum::verify_checksum(&bytes, hdu));
-            assert!(fitsio_pure::checksum::verify_datasum(&bytes, hdu));
-            // And the definition: the whole HDU sums to -0.
-            let end = hdu.data_start + hdu.data_len.div_ceil(BLOCK_SIZE) * BLOCK_SIZE;
-            let sum = checksum_blocks(&bytes[hdu.header_start..end]);
-            assert!(sum == 0xFFFF_FFFF || sum == 0, "{sum:#x}");
-        }
+        assert_every_hdu_sums_to_negative_zero(&bytes, 3);
     }
 
     #[test]
