@@ -9,7 +9,7 @@ use crate::analyze::exposure::{
 };
 use crate::analyze::planner::Planner;
 use crate::error::Result;
-use crate::fits::{write_fits, ByteSource, Card, Header};
+use crate::fits::{write_fits, ByteSource, Card, FitsWriter, Header};
 use crate::products::amilg::{lg_fit_bytes, LgFitWriter};
 use crate::products::exposure::CalExposure;
 use crate::products::observables::ObservableSet;
@@ -152,6 +152,10 @@ pub fn lg_primary(input: &Header, extra: &[Card]) -> Header {
 /// [`analyze_source_into`]).
 pub fn analyze_products(a: &AnalyzedExposure) -> Result<Vec<ProductFile>> {
     let mut products = averaged_products(a);
+    products.push(ProductFile {
+        name: amimulti_oi_name(a),
+        bytes: write_amimulti_oi(a, Vec::new())?,
+    });
     let name = amilg_name(a);
     let bytes = lg_fit_bytes(
         &name,
@@ -190,47 +194,61 @@ pub fn finish_amilg<S: Read + Write + Seek, W: Write>(
     amilg.finish(amilg_primary(a), out)
 }
 
-/// `_ami`, `_ami-oi` and `_amimulti-oi` of an exposure: what needs only the integrations'
-/// observables and the average of their images.
-fn averaged_products(a: &AnalyzedExposure) -> Vec<ProductFile> {
-    let root = &a.analysis.root;
-    let provenance = Provenance {
+/// The provenance of an exposure's stand-alone products.
+fn analyze_provenance(a: &AnalyzedExposure) -> Provenance {
+    Provenance {
         fit: Some(fit_summary(&a.analysis)),
         ..Provenance::default()
-    };
-    let cards = |kind: ProductKind| primary_cards(kind, &provenance);
+    }
+}
+
+/// An OIFITS product of `a` of `kind` holding `data`.
+fn oi_product<'a>(a: &'a AnalyzedExposure, kind: ProductKind, data: OiData<'a>) -> OiProduct<'a> {
+    OiProduct {
+        meta: &a.meta,
+        geometry: &a.analysis.geometry,
+        affine: &a.analysis.affine,
+        data,
+        extra_primary: primary_cards(kind, &analyze_provenance(a)),
+        calibrator_pistons: None,
+    }
+}
+
+/// `_ami` and `_ami-oi` of an exposure: what needs only the averages.
+fn averaged_products(a: &AnalyzedExposure) -> Vec<ProductFile> {
+    let root = &a.analysis.root;
+    let provenance = analyze_provenance(a);
     let lg = a.analysis.ami_lg();
-    let per_int = per_integration_sets(&a.analysis);
-    let oi = |kind: ProductKind, data: OiData| {
-        let p = OiProduct {
-            meta: &a.meta,
-            geometry: &a.analysis.geometry,
-            affine: &a.analysis.affine,
-            data,
-            extra_primary: cards(kind),
-            calibrator_pistons: None,
-        };
-        write_fits(&p.to_hdus())
-    };
-    let file = |kind: ProductKind, bytes: Vec<u8>| ProductFile {
-        name: product_name(root, kind),
-        bytes,
-    };
-    let primary = |kind: ProductKind| lg_primary(&a.exposure.primary, &cards(kind));
+    let primary = lg_primary(
+        &a.exposure.primary,
+        &primary_cards(ProductKind::Ami, &provenance),
+    );
+    let averaged = oi_product(a, ProductKind::AmiOi, OiData::Averaged(&a.analysis.average));
     vec![
-        file(
-            ProductKind::Ami,
-            write_fits(&lg.to_hdus(primary(ProductKind::Ami))),
-        ),
-        file(
-            ProductKind::AmiOi,
-            oi(ProductKind::AmiOi, OiData::Averaged(&a.analysis.average)),
-        ),
-        file(
-            ProductKind::AmiMultiOi,
-            oi(ProductKind::AmiMultiOi, OiData::PerIntegration(&per_int)),
-        ),
+        ProductFile {
+            name: product_name(root, ProductKind::Ami),
+            bytes: write_fits(&lg.to_hdus(primary)),
+        },
+        ProductFile {
+            name: product_name(root, ProductKind::AmiOi),
+            bytes: write_fits(&averaged.to_hdus()),
+        },
     ]
+}
+
+/// The name of the `_amimulti-oi` product of `a`.
+pub fn amimulti_oi_name(a: &AnalyzedExposure) -> String {
+    product_name(&a.analysis.root, ProductKind::AmiMultiOi)
+}
+
+/// Writes the `_amimulti-oi` product of `a` (a row per integration; ~12 kB per integration) to
+/// `out` one HDU at a time, so that it is never held whole.
+pub fn write_amimulti_oi<W: Write>(a: &AnalyzedExposure, out: W) -> Result<W> {
+    let per_int = per_integration_sets(&a.analysis);
+    let product = oi_product(a, ProductKind::AmiMultiOi, OiData::PerIntegration(&per_int));
+    let mut file = FitsWriter::new(out, &amimulti_oi_name(a));
+    product.each_hdu(&mut |hdu| file.write_hdu(&hdu))?;
+    file.finish()
 }
 
 /// Reads an exposure, analyses it and returns its products; errors name the file.
@@ -268,8 +286,10 @@ pub fn analyze_source(
 }
 
 /// [`analyze_source`] without keeping the integrations' images: each kept integration goes to
-/// `amilg` as it is fitted, and the products returned are the other three; write the `_amilg`
-/// product with [`finish_amilg`]. Memory then does not grow with the integrations.
+/// `amilg` as it is fitted, and the products returned are `_ami` and `_ami-oi`; write the
+/// `_amimulti-oi` product with [`write_amimulti_oi`] and the `_amilg` product with
+/// [`finish_amilg`], each straight to its file. Memory then grows with the integrations only by
+/// their observables (a few kB each).
 #[allow(clippy::too_many_arguments)]
 pub fn analyze_source_into<S: Read + Write + Seek>(
     source: std::sync::Arc<dyn ByteSource>,

@@ -7,9 +7,11 @@ use ami3::fits::{ByteSource, FileSource};
 use ami3::options::{cli_name, Options};
 use ami3::pipeline::{run_pipeline_sources, Association};
 use ami3::products::amilg::LgFitWriter;
-use ami3::steps::{amilg_name, analyze_source_into, finish_amilg, AnalyzedExposure};
+use ami3::steps::{
+    amilg_name, amimulti_oi_name, analyze_source_into, finish_amilg, write_amimulti_oi,
+};
 use std::fs::File;
-use std::io::Write;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -70,42 +72,44 @@ fn check_input(path: &str) -> Result<()> {
 /// Writes product `name` into `dir`; a name that is not a plain file name is refused (the
 /// library checks the names it builds; this keeps every write inside `--out` whatever the names).
 fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf> {
+    let path = output_path(dir, name)?;
+    std::fs::write(&path, bytes)
+        .map_err(|e| Error::output(path.display().to_string(), format!("cannot write: {e}")))?;
+    Ok(path)
+}
+
+/// `dir/name`, refused unless `name` is a plain file name.
+fn output_path(dir: &Path, name: &str) -> Result<PathBuf> {
     if Path::new(name).file_name().and_then(|n| n.to_str()) != Some(name) {
         return Err(Error::output(
             name,
             "not a plain file name: refused to write outside the output folder",
         ));
     }
-    let path = dir.join(name);
-    std::fs::write(&path, bytes)
-        .map_err(|e| Error::output(path.display().to_string(), format!("cannot write: {e}")))?;
-    Ok(path)
+    Ok(dir.join(name))
 }
 
-/// Writes the `_amilg` product of `analyzed`, whose cubes `amilg` spooled, into `dir`.
-fn write_amilg(
+/// Writes the product `name` into `dir` with `write`, straight to the file (buffered).
+fn write_streamed(
     dir: &Path,
-    analyzed: &AnalyzedExposure,
-    amilg: LgFitWriter<File>,
+    name: &str,
+    write: impl FnOnce(BufWriter<File>) -> Result<BufWriter<File>>,
 ) -> Result<PathBuf> {
-    let name = amilg_name(analyzed);
-    let path = dir.join(&name);
-    let fail =
-        |e: std::io::Error| Error::output(path.display().to_string(), format!("cannot write: {e}"));
+    let path = output_path(dir, name)?;
+    let shown = path.display().to_string();
+    let fail = |e: std::io::Error| Error::output(&shown, format!("cannot write: {e}"));
     let file = File::create(&path).map_err(fail)?;
-    let out = finish_amilg(analyzed, amilg, std::io::BufWriter::new(file)).map_err(|e| Error {
-        input: ami3::error::Input::Output(path.display().to_string()),
+    let out = write(BufWriter::new(file)).map_err(|e| Error {
+        input: ami3::error::Input::Output(shown.clone()),
         ..e
     })?;
-    out.into_inner()
-        .map_err(|e| fail(e.into_error()))?
-        .sync_all()
-        .map_err(fail)?;
+    out.into_inner().map_err(|e| fail(e.into_error()))?;
     Ok(path)
 }
 
 /// The six spool files of one exposure's `_amilg` cubes, in the output folder (hidden names),
-/// removed when dropped.
+/// removed when dropped; on Unix their names are removed as soon as they are open (the files
+/// live on until closed), so that a run that is killed leaves none behind.
 struct Spools {
     paths: Vec<PathBuf>,
 }
@@ -126,7 +130,7 @@ impl Spools {
         self.paths
             .iter()
             .map(|p| {
-                std::fs::OpenOptions::new()
+                let file = std::fs::OpenOptions::new()
                     .read(true)
                     .write(true)
                     .create(true)
@@ -137,7 +141,11 @@ impl Spools {
                             p.display().to_string(),
                             format!("cannot create a spool file: {e}"),
                         )
-                    })
+                    });
+                if cfg!(unix) {
+                    let _ = std::fs::remove_file(p);
+                }
+                file
             })
             .collect()
     }
@@ -240,7 +248,13 @@ fn analyze_command(args: &[String]) -> Result<bool> {
                     let path = write_file(&dir, &p.name, &p.bytes)?;
                     println!("wrote {}", path.display());
                 }
-                let path = write_amilg(&dir, &analyzed, amilg)?;
+                let path = write_streamed(&dir, &amimulti_oi_name(&analyzed), |out| {
+                    write_amimulti_oi(&analyzed, out)
+                })?;
+                println!("wrote {}", path.display());
+                let path = write_streamed(&dir, &amilg_name(&analyzed), |out| {
+                    finish_amilg(&analyzed, amilg, out)
+                })?;
                 println!("wrote {}", path.display());
                 drop(spools);
                 let nint = analyzed.analysis.integrations.len();
