@@ -240,7 +240,7 @@ mod tests {
     use super::*;
     use crate::fits::hdu::{Column, ColumnData, Table};
     use crate::fits::header::Card;
-    use crate::fits::write_fits;
+    use crate::fits::write::write_fits;
     use std::io::Cursor;
 
     fn image_header(extname: &str, bitpix: i64, scaling: Option<(f64, f64)>) -> Header {
