@@ -270,10 +270,10 @@ fn lg_file(
     }
 }
 
-/// Analyses one member and writes its exposure-level products (`_ami`, and with `oifits`
-/// `_ami-oi` or `_psf-ami-oi`).
+/// Analyses one member from its file's `bytes` (taken, not copied) and writes its
+/// exposure-level products (`_ami`, and with `oifits` `_ami-oi` or `_psf-ami-oi`).
 pub fn analyze_member(
-    bytes: &[u8],
+    bytes: Vec<u8>,
     member: &Member,
     asn: &Association,
     refs: &References,
@@ -281,8 +281,15 @@ pub fn analyze_member(
     planner: &Planner,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<(MemberResult, Vec<ProductFile>)> {
-    let source = Arc::new(bytes.to_vec());
-    analyze_member_source(source, member, asn, refs, options, planner, progress)
+    analyze_member_source(
+        Arc::new(bytes),
+        member,
+        asn,
+        refs,
+        options,
+        planner,
+        progress,
+    )
 }
 
 /// [`analyze_member`] of the exposure in `source`, read an integration at a time as it is

@@ -2,13 +2,15 @@
 //! named product files. The command line and the page both call these.
 
 use crate::analyze::bandpass::centre_and_fraction;
+use std::io::{Read, Seek, Write};
+
 use crate::analyze::exposure::{
-    analyze_exposure_with, AnalyzeParams, ExposureAnalysis, References,
+    analyze_exposure_into, analyze_exposure_with, AnalyzeParams, ExposureAnalysis, References,
 };
 use crate::analyze::planner::Planner;
 use crate::error::Result;
-use crate::fits::{write_fits, ByteSource, Card, Header};
-use crate::products::amilg::lg_fit_hdus;
+use crate::fits::{write_fits, ByteSource, Card, FitsWriter, Header};
+use crate::products::amilg::{lg_fit_bytes, LgFitWriter};
 use crate::products::exposure::CalExposure;
 use crate::products::observables::ObservableSet;
 use crate::products::oifits::{copied_primary, OiData, OiMeta, OiProduct};
@@ -51,6 +53,15 @@ pub fn analyze_with(
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<AnalyzedExposure> {
     let analysis = analyze_exposure_with(&exposure, refs, params, planner, keep_images, progress)?;
+    Ok(analyzed_exposure(exposure, params, analysis))
+}
+
+/// An exposure with its analysis and what its products need.
+fn analyzed_exposure(
+    exposure: CalExposure,
+    params: &AnalyzeParams,
+    analysis: ExposureAnalysis,
+) -> AnalyzedExposure {
     let mut exposure = exposure;
     crate::analyze::improved::mark_primary(&mut exposure.primary, params.mode);
     let (centre, fraction) = centre_and_fraction(&analysis.bandpass);
@@ -63,11 +74,11 @@ pub fn analyze_with(
         analysis.n,
         (centre, centre * fraction),
     );
-    Ok(AnalyzedExposure {
+    AnalyzedExposure {
         exposure,
         analysis,
         meta,
-    })
+    }
 }
 
 /// Per-integration observables with per-integration errors: the scatter between integrations
@@ -136,54 +147,108 @@ pub fn lg_primary(input: &Header, extra: &[Card]) -> Header {
 }
 
 /// The four stand-alone `ami_analyze` products of an exposure: `<root>_ami.fits`,
-/// `<root>_ami-oi.fits`, `<root>_amimulti-oi.fits`, `<root>_amilg.fits`.
-pub fn analyze_products(a: &AnalyzedExposure) -> Vec<ProductFile> {
-    let root = &a.analysis.root;
+/// `<root>_ami-oi.fits`, `<root>_amimulti-oi.fits`, `<root>_amilg.fits`. The `_amilg` product
+/// needs every integration's images, kept by [`analyze`] (the command line streams it instead:
+/// [`analyze_source_into`]).
+pub fn analyze_products(a: &AnalyzedExposure) -> Result<Vec<ProductFile>> {
+    let mut products = averaged_products(a);
+    products.push(ProductFile {
+        name: amimulti_oi_name(a),
+        bytes: write_amimulti_oi(a, Vec::new())?,
+    });
+    let name = amilg_name(a);
+    let bytes = lg_fit_bytes(
+        &name,
+        a.analysis.n,
+        &a.analysis.integration_images(),
+        amilg_primary(a),
+    )?;
+    products.push(ProductFile { name, bytes });
+    Ok(products)
+}
+
+/// The name of the `_amilg` product of `a`.
+pub fn amilg_name(a: &AnalyzedExposure) -> String {
+    product_name(&a.analysis.root, ProductKind::AmiLg)
+}
+
+/// The primary header of the `_amilg` product of `a`.
+fn amilg_primary(a: &AnalyzedExposure) -> Header {
     let provenance = Provenance {
         fit: Some(fit_summary(&a.analysis)),
         ..Provenance::default()
     };
-    let cards = |kind: ProductKind| primary_cards(kind, &provenance);
+    lg_primary(
+        &a.exposure.primary,
+        &primary_cards(ProductKind::AmiLg, &provenance),
+    )
+}
+
+/// Writes the `_amilg` product of `a`, whose integrations went to `amilg` as they were fitted
+/// ([`analyze_source_into`]), to `out`.
+pub fn finish_amilg<S: Read + Write + Seek, W: Write>(
+    a: &AnalyzedExposure,
+    amilg: LgFitWriter<S>,
+    out: W,
+) -> Result<W> {
+    amilg.finish(amilg_primary(a), out)
+}
+
+/// The provenance of an exposure's stand-alone products.
+fn analyze_provenance(a: &AnalyzedExposure) -> Provenance {
+    Provenance {
+        fit: Some(fit_summary(&a.analysis)),
+        ..Provenance::default()
+    }
+}
+
+/// An OIFITS product of `a` of `kind` holding `data`.
+fn oi_product<'a>(a: &'a AnalyzedExposure, kind: ProductKind, data: OiData<'a>) -> OiProduct<'a> {
+    OiProduct {
+        meta: &a.meta,
+        geometry: &a.analysis.geometry,
+        affine: &a.analysis.affine,
+        data,
+        extra_primary: primary_cards(kind, &analyze_provenance(a)),
+        calibrator_pistons: None,
+    }
+}
+
+/// `_ami` and `_ami-oi` of an exposure: what needs only the averages.
+fn averaged_products(a: &AnalyzedExposure) -> Vec<ProductFile> {
+    let root = &a.analysis.root;
+    let provenance = analyze_provenance(a);
     let lg = a.analysis.ami_lg();
-    let per_int = per_integration_sets(&a.analysis);
-    let oi = |kind: ProductKind, data: OiData| {
-        let p = OiProduct {
-            meta: &a.meta,
-            geometry: &a.analysis.geometry,
-            affine: &a.analysis.affine,
-            data,
-            extra_primary: cards(kind),
-            calibrator_pistons: None,
-        };
-        write_fits(&p.to_hdus())
-    };
-    let file = |kind: ProductKind, bytes: Vec<u8>| ProductFile {
-        name: product_name(root, kind),
-        bytes,
-    };
-    let primary = |kind: ProductKind| lg_primary(&a.exposure.primary, &cards(kind));
+    let primary = lg_primary(
+        &a.exposure.primary,
+        &primary_cards(ProductKind::Ami, &provenance),
+    );
+    let averaged = oi_product(a, ProductKind::AmiOi, OiData::Averaged(&a.analysis.average));
     vec![
-        file(
-            ProductKind::Ami,
-            write_fits(&lg.to_hdus(primary(ProductKind::Ami))),
-        ),
-        file(
-            ProductKind::AmiOi,
-            oi(ProductKind::AmiOi, OiData::Averaged(&a.analysis.average)),
-        ),
-        file(
-            ProductKind::AmiMultiOi,
-            oi(ProductKind::AmiMultiOi, OiData::PerIntegration(&per_int)),
-        ),
-        file(
-            ProductKind::AmiLg,
-            write_fits(&lg_fit_hdus(
-                a.analysis.n,
-                &a.analysis.integration_images(),
-                primary(ProductKind::AmiLg),
-            )),
-        ),
+        ProductFile {
+            name: product_name(root, ProductKind::Ami),
+            bytes: write_fits(&lg.to_hdus(primary)),
+        },
+        ProductFile {
+            name: product_name(root, ProductKind::AmiOi),
+            bytes: write_fits(&averaged.to_hdus()),
+        },
     ]
+}
+
+/// The name of the `_amimulti-oi` product of `a`.
+pub fn amimulti_oi_name(a: &AnalyzedExposure) -> String {
+    product_name(&a.analysis.root, ProductKind::AmiMultiOi)
+}
+
+/// Writes the `_amimulti-oi` product of `a` (a row per integration; ~12 kB per integration) to
+/// `out` one HDU at a time, so that it is never held whole.
+pub fn write_amimulti_oi<W: Write>(a: &AnalyzedExposure, out: W) -> Result<W> {
+    let per_int = per_integration_sets(&a.analysis);
+    let product = oi_product(a, ProductKind::AmiMultiOi, OiData::PerIntegration(&per_int));
+    let mut file = FitsWriter::new(out, &amimulti_oi_name(a));
+    product.each_hdu(&mut |hdu| file.write_hdu(&hdu))?;
+    file.finish()
 }
 
 /// Reads an exposure, analyses it and returns its products; errors name the file.
@@ -216,6 +281,28 @@ pub fn analyze_source(
 ) -> Result<(AnalyzedExposure, Vec<ProductFile>)> {
     let exposure = CalExposure::open(source, file_name)?;
     let analyzed = analyze(exposure, refs, params, planner, progress)?;
-    let products = analyze_products(&analyzed);
+    let products = analyze_products(&analyzed)?;
+    Ok((analyzed, products))
+}
+
+/// [`analyze_source`] without keeping the integrations' images: each kept integration goes to
+/// `amilg` as it is fitted, and the products returned are `_ami` and `_ami-oi`; write the
+/// `_amimulti-oi` product with [`write_amimulti_oi`] and the `_amilg` product with
+/// [`finish_amilg`], each straight to its file. Memory then grows with the integrations only by
+/// their observables (a few kB each).
+#[allow(clippy::too_many_arguments)]
+pub fn analyze_source_into<S: Read + Write + Seek>(
+    source: std::sync::Arc<dyn ByteSource>,
+    file_name: &str,
+    refs: &References,
+    params: &AnalyzeParams,
+    planner: &Planner,
+    amilg: &mut LgFitWriter<S>,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<(AnalyzedExposure, Vec<ProductFile>)> {
+    let exposure = CalExposure::open(source, file_name)?;
+    let analysis = analyze_exposure_into(&exposure, refs, params, planner, amilg, progress)?;
+    let analyzed = analyzed_exposure(exposure, params, analysis);
+    let products = averaged_products(&analyzed);
     Ok((analyzed, products))
 }

@@ -126,11 +126,12 @@ impl Reduction {
     /// is, a copy or a transfer). `progress(done, total)` is called per round of integrations.
     pub fn analyze(
         &self,
-        bytes: &[u8],
+        bytes: Vec<u8>,
         expname: &str,
         progress: &js_sys::Function,
     ) -> Result<JsValue, JsError> {
-        self.analyze_source(std::sync::Arc::new(bytes.to_vec()), expname, progress)
+        // taken whole from JavaScript once: the Vec is the copy, not a second one
+        self.analyze_source(std::sync::Arc::new(bytes), expname, progress)
     }
 
     /// [`Reduction::analyze`] of a file the worker reads as the analysis asks, never whole:

@@ -47,7 +47,7 @@ fn analysed(folder: &Path, refs: &References) -> (Association, Vec<MemberResult>
         .iter()
         .map(|m| {
             let bytes = read(&folder.join(&m.expname));
-            analyze_member(&bytes, m, &asn, refs, &opts, planner(), &|_, _| {})
+            analyze_member(bytes, m, &asn, refs, &opts, planner(), &|_, _| {})
                 .unwrap()
                 .0
         })

@@ -50,7 +50,7 @@ fn analyze_abdor() -> (Association, Vec<MemberResult>) {
         .iter()
         .map(|m| {
             let bytes = read(&d.join(&m.expname));
-            analyze_member(&bytes, m, &asn, &refs, &options, planner(), &|_, _| {})
+            analyze_member(bytes, m, &asn, &refs, &options, planner(), &|_, _| {})
                 .unwrap_or_else(|e| panic!("{e}"))
                 .0
         })

@@ -113,7 +113,7 @@ fn analyze(r: &Reduction, files: &[(String, Vec<u8>)], expname: &str) -> JsValue
         .find(|(n, _)| n == expname)
         .expect("member file")
         .1;
-    r.analyze(bytes, expname, &recording_progress())
+    r.analyze(bytes.clone(), expname, &recording_progress())
         .unwrap_or_else(|e| panic!("analyze({expname}) failed: {:?}", JsValue::from(e)))
 }
 
@@ -249,7 +249,11 @@ fn analyze_throws_an_error_naming_the_file_for_non_fits_bytes() {
     let asn = std::str::from_utf8(&files[0].1).unwrap();
     let (expname, _) = demo_members(asn).remove(0);
     let err = reduction(&files)
-        .analyze(b"not a FITS file", &expname, &Function::new_no_args(""))
+        .analyze(
+            b"not a FITS file".to_vec(),
+            &expname,
+            &Function::new_no_args(""),
+        )
         .expect_err("garbage bytes are rejected");
     let message = format!("{:?}", JsValue::from(err));
     assert!(message.contains(&expname), "{message}");

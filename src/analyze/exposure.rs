@@ -17,7 +17,7 @@ use crate::niriss::affine::Affine2d;
 use crate::niriss::filters::BandpassSample;
 use crate::niriss::mask::{MaskGeometry, N_HOLES};
 use crate::portable;
-use crate::products::amilg::{AmiLg, AmiLgSum, IntegrationImages};
+use crate::products::amilg::{AmiLg, AmiLgSum, IntegrationImages, IntegrationSink};
 use crate::products::exposure::{CalExposure, DO_NOT_USE, JUMP_DET};
 use crate::products::observables::ObservableSet;
 use crate::products::reffiles::{NrmReference, Throughput};
@@ -217,7 +217,22 @@ pub fn analyze_exposure_with(
     keep_images: bool,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<ExposureAnalysis> {
-    analysis_stages(exposure, refs, params, planner, keep_images, progress)
+    analysis_stages(exposure, refs, params, planner, keep_images, None, progress)
+        .map_err(|e| e.in_file(&exposure.file_name))
+}
+
+/// [`analyze_exposure_with`] without keeping the images, each integration kept being passed
+/// to `sink` as it is fitted (for a product written as it comes: `_amilg`). Errors of the
+/// sink are its own (they name its output).
+pub fn analyze_exposure_into(
+    exposure: &CalExposure,
+    refs: &References,
+    params: &AnalyzeParams,
+    planner: &Planner,
+    sink: &mut dyn IntegrationSink,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<ExposureAnalysis> {
+    analysis_stages(exposure, refs, params, planner, false, Some(sink), progress)
         .map_err(|e| e.in_file(&exposure.file_name))
 }
 
@@ -228,6 +243,7 @@ fn analysis_stages(
     params: &AnalyzeParams,
     planner: &Planner,
     keep_images: bool,
+    sink: Option<&mut dyn IntegrationSink>,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<ExposureAnalysis> {
     let mut notes = exposure.warnings.clone();
@@ -277,6 +293,7 @@ fn analysis_stages(
         exposure,
         nint,
         keep_images,
+        sink,
         &mut notes,
         progress,
     )?;
@@ -987,16 +1004,25 @@ struct Fitted {
 /// the integrations are fitted again, with the number kept, when one was dropped. The fit is
 /// deterministic, so the second pass gives the same fits; it costs time only on such data.
 #[allow(clippy::too_many_arguments)]
-fn fit_integrations(
+fn fit_integrations<'d>(
     plan: &FitPlan,
     pixels: &PreparedPixels,
     exposure: &CalExposure,
     nint: usize,
     keep_images: bool,
+    mut sink: Option<&mut (dyn IntegrationSink + 'd)>,
     notes: &mut Vec<String>,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Fitted> {
-    let mut pass = fit_pass(plan, pixels, exposure, nint, nint, keep_images, progress)?;
+    let mut pass = fit_pass(
+        plan,
+        pixels,
+        exposure,
+        (nint, nint),
+        keep_images,
+        sink.as_deref_mut(),
+        progress,
+    )?;
     if nint > 1 && pass.integrations.len() < 2 {
         let first = pass
             .dropped
@@ -1012,7 +1038,15 @@ fn fit_integrations(
     }
     let kept = pass.integrations.len();
     if kept != nint {
-        pass = fit_pass(plan, pixels, exposure, nint, kept, keep_images, &|_, _| {})?;
+        pass = fit_pass(
+            plan,
+            pixels,
+            exposure,
+            (nint, kept),
+            keep_images,
+            sink,
+            &|_, _| {},
+        )?;
     }
     notes.append(&mut pass.notes);
     for (_, e) in &pass.dropped {
@@ -1040,15 +1074,18 @@ struct Pass {
 /// thread; progress is reported by the calling thread between rounds, and the file is read by
 /// it: in the browser only that thread may call JavaScript, and it waits while the pool works.
 /// Integrations take about the same time, so rounds lose little to a free-for-all.
-fn fit_pass(
+fn fit_pass<'d>(
     plan: &FitPlan,
     pixels: &PreparedPixels,
     exposure: &CalExposure,
-    nint: usize,
-    kept: usize,
+    (nint, kept): (usize, usize),
     keep_images: bool,
+    mut sink: Option<&mut (dyn IntegrationSink + 'd)>,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Pass> {
+    if let Some(sink) = sink.as_deref_mut() {
+        sink.begin(pixels.n, kept)?;
+    }
     let round = rayon::current_num_threads().max(1);
     let batch = round * FIT_READ_INTEGRATIONS.div_ceil(round);
     let mut pass = Pass {
@@ -1074,12 +1111,16 @@ fn fit_pass(
                 match fit {
                     Ok(mut f) => {
                         pass.notes.extend(f.note.clone());
-                        pass.lg_sum.add(&IntegrationImages {
+                        let images = IntegrationImages {
                             data: &f.data,
                             model: &f.model,
                             residual: &f.residual,
                             coeffs_norm: &f.coeffs_norm,
-                        });
+                        };
+                        pass.lg_sum.add(&images);
+                        if let Some(sink) = sink.as_deref_mut() {
+                            sink.add(&images)?;
+                        }
                         if !keep_images {
                             f.data = Vec::new();
                             f.model = Vec::new();

@@ -6,8 +6,12 @@ use ami3::error::{Error, Kind, Result};
 use ami3::fits::{ByteSource, FileSource};
 use ami3::options::{cli_name, Options};
 use ami3::pipeline::{run_pipeline_sources, Association};
-use ami3::steps::analyze_source;
-use std::io::Write;
+use ami3::products::amilg::LgFitWriter;
+use ami3::steps::{
+    amilg_name, amimulti_oi_name, analyze_source_into, finish_amilg, write_amimulti_oi,
+};
+use std::fs::File;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -68,16 +72,91 @@ fn check_input(path: &str) -> Result<()> {
 /// Writes product `name` into `dir`; a name that is not a plain file name is refused (the
 /// library checks the names it builds; this keeps every write inside `--out` whatever the names).
 fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf> {
+    let path = output_path(dir, name)?;
+    std::fs::write(&path, bytes)
+        .map_err(|e| Error::output(path.display().to_string(), format!("cannot write: {e}")))?;
+    Ok(path)
+}
+
+/// `dir/name`, refused unless `name` is a plain file name.
+fn output_path(dir: &Path, name: &str) -> Result<PathBuf> {
     if Path::new(name).file_name().and_then(|n| n.to_str()) != Some(name) {
         return Err(Error::output(
             name,
             "not a plain file name: refused to write outside the output folder",
         ));
     }
-    let path = dir.join(name);
-    std::fs::write(&path, bytes)
-        .map_err(|e| Error::output(path.display().to_string(), format!("cannot write: {e}")))?;
+    Ok(dir.join(name))
+}
+
+/// Writes the product `name` into `dir` with `write`, straight to the file (buffered).
+fn write_streamed(
+    dir: &Path,
+    name: &str,
+    write: impl FnOnce(BufWriter<File>) -> Result<BufWriter<File>>,
+) -> Result<PathBuf> {
+    let path = output_path(dir, name)?;
+    let shown = path.display().to_string();
+    let fail = |e: std::io::Error| Error::output(&shown, format!("cannot write: {e}"));
+    let file = File::create(&path).map_err(fail)?;
+    let out = write(BufWriter::new(file)).map_err(|e| Error {
+        input: ami3::error::Input::Output(shown.clone()),
+        ..e
+    })?;
+    out.into_inner().map_err(|e| fail(e.into_error()))?;
     Ok(path)
+}
+
+/// The six spool files of one exposure's `_amilg` cubes, in the output folder (hidden names),
+/// removed when dropped; on Unix their names are removed as soon as they are open (the files
+/// live on until closed), so that a run that is killed leaves none behind.
+struct Spools {
+    paths: Vec<PathBuf>,
+}
+
+impl Spools {
+    fn create(dir: &Path, exposure: &str) -> Result<Spools> {
+        let stem = Path::new(exposure)
+            .file_name()
+            .map_or("exposure".into(), |n| n.to_string_lossy().into_owned());
+        let paths = (0..6)
+            .map(|k| dir.join(format!(".{stem}.amilg-spool-{}-{k}", std::process::id())))
+            .collect();
+        Ok(Spools { paths })
+    }
+
+    /// The spool files, created empty, open for reading and writing.
+    fn files(&self) -> Result<Vec<File>> {
+        self.paths
+            .iter()
+            .map(|p| {
+                let file = std::fs::OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .open(p)
+                    .map_err(|e| {
+                        Error::output(
+                            p.display().to_string(),
+                            format!("cannot create a spool file: {e}"),
+                        )
+                    });
+                if cfg!(unix) {
+                    let _ = std::fs::remove_file(p);
+                }
+                file
+            })
+            .collect()
+    }
+}
+
+impl Drop for Spools {
+    fn drop(&mut self) {
+        for p in &self.paths {
+            let _ = std::fs::remove_file(p);
+        }
+    }
 }
 
 /// Positional arguments, `--out`, the options, and any other `--name value` pairs.
@@ -150,8 +229,16 @@ fn analyze_command(args: &[String]) -> Result<bool> {
         let progress = |done: usize, total: usize| {
             eprintln!("{file}: integration {done} of {total}");
         };
-        let result = open_file(file)
-            .and_then(|source| analyze_source(source, file, &refs, &params, &planner, &progress));
+        // `_amilg` is written as the integrations come: each cube to a spool file in the
+        // output folder, assembled into the product once the analysis is done.
+        let spools = Spools::create(&dir, file)?;
+        let mut amilg =
+            LgFitWriter::new(&format!("the _amilg product of {file}"), spools.files()?)?;
+        let result = open_file(file).and_then(|source| {
+            analyze_source_into(
+                source, file, &refs, &params, &planner, &mut amilg, &progress,
+            )
+        });
         match result {
             Ok((analyzed, products)) => {
                 for note in &analyzed.analysis.notes {
@@ -161,6 +248,15 @@ fn analyze_command(args: &[String]) -> Result<bool> {
                     let path = write_file(&dir, &p.name, &p.bytes)?;
                     println!("wrote {}", path.display());
                 }
+                let path = write_streamed(&dir, &amimulti_oi_name(&analyzed), |out| {
+                    write_amimulti_oi(&analyzed, out)
+                })?;
+                println!("wrote {}", path.display());
+                let path = write_streamed(&dir, &amilg_name(&analyzed), |out| {
+                    finish_amilg(&analyzed, amilg, out)
+                })?;
+                println!("wrote {}", path.display());
+                drop(spools);
                 let nint = analyzed.analysis.integrations.len();
                 let secs = started.elapsed().as_secs_f64();
                 eprintln!(

@@ -24,12 +24,15 @@ mod cards;
 pub mod hdu;
 pub mod header;
 pub mod read;
+pub mod spool;
 pub mod stream;
 pub mod write;
 
 pub use hdu::{find_hdu, Column, ColumnData, Hdu, HduData, Table};
 pub use header::{Card, Header, Value};
-pub use read::{read_fits, read_fits_tolerant};
+pub use spool::{FitsWriter, PlaneWriter};
 pub use stream::FileSource;
-pub use stream::{scan_fits, ByteSource, ImageLocation, ScannedFits};
+pub use stream::{
+    read_fits, read_fits_tolerant, scan_fits, ByteSource, ImageLocation, ScannedFits,
+};
 pub use write::{try_write_fits, write_fits};

@@ -1,6 +1,8 @@
-//! FITS bytes -> HDUs. Never panics or loops on bad input: the block structure (END cards, data
-//! sizes from BITPIX/NAXISn/PCOUNT/GCOUNT, padding) is checked here first and every problem is an
-//! [`Error`] naming the file, the HDU and what is wrong.
+//! FITS bytes -> HDUs, one HDU at a time: its header parsed, its layout (data sizes from
+//! BITPIX/NAXISn/PCOUNT/GCOUNT, padding) checked and its data unit decoded, for the one walk over
+//! a file's HDUs in `stream` (`read_fits` of bytes in memory and `scan_fits` of a file read a
+//! slice at a time both take it). Never panics or loops on bad input: every problem is an
+//! error naming the file, the HDU and what is wrong.
 //!
 //! Header cards are parsed here with `fitsio_pure::header::parse_card` (CONTINUE long strings
 //! joined here). Pixels and table cells are decoded by `fitsrs`, but `fitsrs` is only ever shown
@@ -26,9 +28,8 @@ use fitsrs::hdu::data::bintable::ColumnId;
 use fitsrs::{DataValue, Fits, Pixels, HDU};
 
 use super::cards::card_from_fitsio;
-use super::hdu::{Column, ColumnData, Hdu, HduData, Table};
+use super::hdu::{Column, ColumnData, HduData, Table};
 use super::header::{Card, Header, Value};
-use crate::error::{self, Error, Result};
 
 /// What is wrong inside one HDU, in words; `read_fits` names the file, the HDU and the kind.
 pub(super) struct Malformed(pub(super) String);
@@ -46,79 +47,6 @@ impl From<&str> for Malformed {
 }
 
 pub(super) type Parse<T> = std::result::Result<T, Malformed>;
-
-/// Read every HDU of the FITS file `bytes`; `file_name` is only used in error messages.
-pub fn read_fits(bytes: &[u8], file_name: &str) -> Result<Vec<Hdu>> {
-    match read_fits_tolerant(bytes, file_name)? {
-        (hdus, None) => Ok(hdus),
-        (_, Some(damage)) => Err(damage),
-    }
-}
-
-/// Reads the HDUs of `bytes` up to the first damaged one after the primary HDU (damaged data,
-/// a broken header, stray bytes after the last HDU), and gives that damage beside the HDUs
-/// read: a caller that needs none of what follows may go on with a warning, as astropy does.
-/// A file whose primary HDU cannot be read is an error.
-pub fn read_fits_tolerant(bytes: &[u8], file_name: &str) -> Result<(Vec<Hdu>, Option<Error>)> {
-    let mut hdus = Vec::new();
-    match read_hdus(bytes, file_name, &mut hdus) {
-        Ok(()) => Ok((hdus, None)),
-        Err(e) if hdus.is_empty() => Err(e),
-        Err(e) => Ok((hdus, Some(e))),
-    }
-}
-
-/// Appends the HDUs of `bytes` to `hdus` until the end or the first problem.
-fn read_hdus(bytes: &[u8], file_name: &str, hdus: &mut Vec<Hdu>) -> Result<()> {
-    let not_fits = |problem: String| Error::file(file_name, error::Kind::NotFits, problem);
-    if bytes.is_empty() {
-        return Err(not_fits("not a FITS file: the file is empty".into()));
-    }
-    if !bytes.starts_with(b"SIMPLE  =") {
-        return Err(not_fits(format!(
-            "not a FITS file: it starts with {:?}, not the card SIMPLE = T",
-            preview(bytes)
-        )));
-    }
-    let mut offset = 0;
-    loop {
-        let number = hdus.len() + 1;
-        let fail =
-            |problem: String| Error::file(file_name, error::Kind::MalformedHdu(number), problem);
-        let (header, header_len) =
-            read_header(bytes, 0, bytes.len(), offset, number).map_err(|m| {
-                if m.0.starts_with("not a") {
-                    not_fits(m.0)
-                } else {
-                    fail(m.0)
-                }
-            })?;
-        let label = hdu_label(number, &header);
-        let layout =
-            Layout::of(&header, number == 1).map_err(|m| fail(format!("{label}: {}", m.0)))?;
-        let data_start = offset + header_len;
-        let remaining = bytes.len() - data_start;
-        let padded = layout
-            .padded_len(&label, remaining, bytes.len())
-            .map_err(|m| fail(m.0))?;
-        let data_bytes = &bytes[data_start..data_start + layout.data_len];
-        let data =
-            decode(&header, &layout, data_bytes).map_err(|m| fail(format!("{label}: {}", m.0)))?;
-        hdus.push(Hdu { header, data });
-        offset = data_start + padded;
-
-        let rest = &bytes[offset..];
-        match after_hdu(rest.len(), &rest[..rest.len().min(20)], &|| {
-            rest.iter().all(|&b| b == 0)
-        }) {
-            After::End => return Ok(()),
-            After::Extension => continue,
-            After::Stray => {
-                return Err(fail(stray_message(&label, offset, rest, bytes.len())));
-            }
-        }
-    }
-}
 
 /// What follows an HDU's data.
 pub(super) enum After {

@@ -1,13 +1,13 @@
-//! Streamed reading: the HDUs of a FITS file read through a [`ByteSource`] (a file on disk, a
-//! browser `File` read slice by slice, or bytes in memory) without ever holding the file whole.
-//! [`scan_fits`] reads every header, checks the block structure exactly as
-//! [`read_fits_tolerant`](super::read_fits_tolerant) does (same checks, same messages, same
-//! tolerance of damage after the last HDU read), decodes the tables, and leaves the data of
-//! every IMAGE where it is, as an [`ImageLocation`] from which planes (integrations) are read
-//! one slice at a time. Pixels are decoded here, not by `fitsrs`: a plane is a run of big-endian
+//! The walk over a file's HDUs (END cards, data sizes, padding, what follows the last HDU), for
+//! bytes in memory ([`read_fits`], [`read_fits_tolerant`]: every data unit decoded) and for a
+//! file read through a [`ByteSource`] (a file on disk, a browser `File` read slice by slice)
+//! without ever holding it whole: [`scan_fits`] reads every header with the same checks and
+//! messages (one walk: `walk_hdus`), decodes the tables, and leaves the data of every IMAGE where
+//! it is, as an [`ImageLocation`] from which planes (integrations) are read one slice at a time. Pixels are decoded here, not by `fitsrs`: a plane is a run of big-endian
 //! numbers (FITS §5.2), scaled by BSCALE/BZERO with BLANK as NaN with the same arithmetic as
 //! `read`, so the values are the ones `read_fits` gives.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use fitsio_pure::{BLOCK_SIZE, CARD_SIZE};
@@ -226,8 +226,6 @@ const MAX_SCANNED_TABLE_BYTES: usize = 64 << 20;
 /// Reads the structure of the file in `source` as [`read_fits_tolerant`] does: the HDUs up to
 /// the first damaged one after the primary HDU, and that damage beside them. A file whose
 /// primary HDU cannot be read is an error. `file_name` is only used in messages.
-///
-/// [`read_fits_tolerant`]: super::read_fits_tolerant
 pub fn scan_fits(
     source: Arc<dyn ByteSource>,
     file_name: &str,
@@ -244,22 +242,98 @@ pub fn scan_fits(
     }
 }
 
+/// Read every HDU of the FITS file `bytes`; `file_name` is only used in error messages.
+pub fn read_fits(bytes: &[u8], file_name: &str) -> Result<Vec<Hdu>> {
+    match read_fits_tolerant(bytes, file_name)? {
+        (hdus, None) => Ok(hdus),
+        (_, Some(damage)) => Err(damage),
+    }
+}
+
+/// Reads the HDUs of `bytes` up to the first damaged one after the primary HDU (damaged data,
+/// a broken header, stray bytes after the last HDU), and gives that damage beside the HDUs
+/// read: a caller that needs none of what follows may go on with a warning, as astropy does.
+/// A file whose primary HDU cannot be read is an error. The walk is [`scan_fits`]' (one walk
+/// for files in memory and files read a slice at a time), decoding every data unit.
+pub fn read_fits_tolerant(bytes: &[u8], file_name: &str) -> Result<(Vec<Hdu>, Option<Error>)> {
+    let mut hdus = Vec::new();
+    let mut images = Vec::new();
+    match walk_hdus(
+        Bytes::Memory(bytes),
+        Decode::Everything,
+        file_name,
+        &mut hdus,
+        &mut images,
+    ) {
+        Ok(()) => Ok((hdus, None)),
+        Err(e) if hdus.is_empty() => Err(e),
+        Err(e) => Ok((hdus, Some(e))),
+    }
+}
+
 fn read_error(file_name: &str, problem: String) -> Error {
     Error::file(file_name, error::Kind::Read, problem)
 }
 
-/// Appends the HDUs of the file to `out` until the end or the first problem.
-fn scan_hdus(out: &mut ScannedFits, file_name: &str) -> Result<()> {
-    let source = out.source.clone();
-    let file_len = usize::try_from(source.len())
+/// Where a walk of the HDUs reads a file: bytes in memory (slices of them, never copied) or a
+/// [`ByteSource`] (read a slice at a time).
+#[derive(Clone, Copy)]
+pub(super) enum Bytes<'a> {
+    Memory(&'a [u8]),
+    Source(&'a dyn ByteSource),
+}
+
+impl<'a> Bytes<'a> {
+    fn len(&self) -> u64 {
+        match self {
+            Bytes::Memory(b) => b.len() as u64,
+            Bytes::Source(s) => s.len(),
+        }
+    }
+
+    /// `len` bytes from `offset`; the error names `file_name`.
+    fn read(&self, offset: usize, len: usize, file_name: &str) -> Result<Cow<'a, [u8]>> {
+        match *self {
+            Bytes::Memory(b) => b
+                .get(offset..offset.saturating_add(len))
+                .map(Cow::Borrowed)
+                .ok_or_else(|| {
+                    read_error(
+                        file_name,
+                        format!("{len} bytes at byte {offset} are past the end"),
+                    )
+                }),
+            Bytes::Source(s) => {
+                let mut buf = vec![0u8; len];
+                s.read_at(offset as u64, &mut buf)
+                    .map_err(|e| read_error(file_name, e))?;
+                Ok(Cow::Owned(buf))
+            }
+        }
+    }
+}
+
+/// What a walk decodes: every data unit (`read_fits`), or the tables only, each IMAGE left in
+/// the file at an [`ImageLocation`] (`scan_fits`).
+#[derive(Clone, Copy, PartialEq)]
+pub(super) enum Decode {
+    Everything,
+    TablesOnly,
+}
+
+/// The one walk over a file's HDUs, for [`read_fits_tolerant`] and
+/// [`scan_fits`]: appends the HDUs (and where each image is, for [`Decode::TablesOnly`]) until
+/// the end or the first problem, checking the block structure as it goes.
+pub(super) fn walk_hdus(
+    bytes: Bytes,
+    decode: Decode,
+    file_name: &str,
+    hdus: &mut Vec<Hdu>,
+    images: &mut Vec<Option<ImageLocation>>,
+) -> Result<()> {
+    let file_len = usize::try_from(bytes.len())
         .map_err(|_| read_error(file_name, "the file is too large for this machine".into()))?;
-    let read = |offset: usize, len: usize| -> Result<Vec<u8>> {
-        let mut buf = vec![0u8; len];
-        source
-            .read_at(offset as u64, &mut buf)
-            .map_err(|e| read_error(file_name, e))?;
-        Ok(buf)
-    };
+    let read = |offset: usize, len: usize| bytes.read(offset, len, file_name);
     let not_fits = |problem: String| Error::file(file_name, error::Kind::NotFits, problem);
     if file_len == 0 {
         return Err(not_fits("not a FITS file: the file is empty".into()));
@@ -273,7 +347,7 @@ fn scan_hdus(out: &mut ScannedFits, file_name: &str) -> Result<()> {
     }
     let mut offset = 0;
     loop {
-        let number = out.hdus.len() + 1;
+        let number = hdus.len() + 1;
         let fail =
             |problem: String| Error::file(file_name, error::Kind::MalformedHdu(number), problem);
         let blocks = header_blocks(&read, offset, file_len)?;
@@ -293,12 +367,12 @@ fn scan_hdus(out: &mut ScannedFits, file_name: &str) -> Result<()> {
             .padded_len(&label, file_len - data_start, file_len)
             .map_err(|m| fail(m.0))?;
         let (data, image) =
-            scan_data(&header, &layout, data_start, &read).map_err(|e| match e {
+            walk_data(&header, &layout, data_start, decode, &read).map_err(|e| match e {
                 ScanProblem::Read(e) => e,
                 ScanProblem::Malformed(m) => fail(format!("{label}: {m}")),
             })?;
-        out.hdus.push(Hdu { header, data });
-        out.images.push(image);
+        hdus.push(Hdu { header, data });
+        images.push(image);
         offset = data_start + padded;
 
         let rest_len = file_len - offset;
@@ -312,20 +386,41 @@ fn scan_hdus(out: &mut ScannedFits, file_name: &str) -> Result<()> {
     }
 }
 
+/// Appends the HDUs of the file to `out` until the end or the first problem.
+fn scan_hdus(out: &mut ScannedFits, file_name: &str) -> Result<()> {
+    let source = out.source.clone();
+    walk_hdus(
+        Bytes::Source(source.as_ref()),
+        Decode::TablesOnly,
+        file_name,
+        &mut out.hdus,
+        &mut out.images,
+    )
+}
+
 enum ScanProblem {
     Read(Error),
     Malformed(String),
 }
 
-/// An IMAGE's location (its data left in the file), or a table decoded.
-fn scan_data(
+/// The data decoded, or for [`Decode::TablesOnly`] an IMAGE's location (its data left in the
+/// file) and a table decoded.
+fn walk_data<'a>(
     header: &Header,
     layout: &Layout,
     data_start: usize,
-    read: &dyn Fn(usize, usize) -> Result<Vec<u8>>,
+    how: Decode,
+    read: &dyn Fn(usize, usize) -> Result<Cow<'a, [u8]>>,
 ) -> std::result::Result<(HduData, Option<ImageLocation>), ScanProblem> {
+    let decoded = || {
+        let bytes = read(data_start, layout.data_len).map_err(ScanProblem::Read)?;
+        decode(header, layout, &bytes)
+            .map(|d| (d, None))
+            .map_err(|m| ScanProblem::Malformed(m.0))
+    };
     match layout.kind {
         DataKind::Image if layout.naxes.is_empty() => Ok((HduData::None, None)),
+        DataKind::Image if how == Decode::Everything => decoded(),
         DataKind::Image => Ok((
             HduData::None,
             Some(ImageLocation {
@@ -337,11 +432,10 @@ fn scan_data(
                 blank: header.get_i64("BLANK"),
             }),
         )),
-        DataKind::BinTable if layout.data_len <= MAX_SCANNED_TABLE_BYTES => {
-            let bytes = read(data_start, layout.data_len).map_err(ScanProblem::Read)?;
-            decode(header, layout, &bytes)
-                .map(|d| (d, None))
-                .map_err(|m| ScanProblem::Malformed(m.0))
+        DataKind::BinTable
+            if how == Decode::Everything || layout.data_len <= MAX_SCANNED_TABLE_BYTES =>
+        {
+            decoded()
         }
         DataKind::BinTable | DataKind::Other => Ok((HduData::None, None)),
     }
@@ -349,8 +443,8 @@ fn scan_data(
 
 /// The header blocks starting at `offset`: up to the block holding the END card, a card whose
 /// keyword is not ASCII (read_header reports it), or the end of the file.
-fn header_blocks(
-    read: &dyn Fn(usize, usize) -> Result<Vec<u8>>,
+fn header_blocks<'a>(
+    read: &dyn Fn(usize, usize) -> Result<Cow<'a, [u8]>>,
     offset: usize,
     file_len: usize,
 ) -> Result<Vec<u8>> {
@@ -371,8 +465,8 @@ fn header_blocks(
 }
 
 /// Whether the bytes from `offset` to the end of the file are all zero (read in slices).
-fn zeros_to_end(
-    read: &dyn Fn(usize, usize) -> Result<Vec<u8>>,
+fn zeros_to_end<'a>(
+    read: &dyn Fn(usize, usize) -> Result<Cow<'a, [u8]>>,
     offset: usize,
     file_len: usize,
 ) -> bool {

@@ -60,20 +60,34 @@ pub fn try_write_fits(hdus: &[Hdu], file_name: &str) -> Result<Vec<u8>> {
     }
     let mut out = Vec::new();
     for (i, hdu) in hdus.iter().enumerate() {
-        let fail = |e: Error| {
-            let name = hdu
-                .extname()
-                .unwrap_or(if i == 0 { "PRIMARY" } else { "no EXTNAME" });
-            Error::output(
-                file_name,
-                format!("cannot write HDU {} ({name}): {}", i + 1, e.problem),
-            )
-        };
-        let cards = normalized_cards(i == 0, &hdu.header, &hdu.data).map_err(fail)?;
-        let data = data_unit(&hdu.header, &hdu.data).map_err(fail)?;
-        out.extend(stamped_hdu(cards, data));
+        let fail = |e: Error| hdu_error(file_name, i, hdu.extname(), e);
+        out.extend(hdu_bytes(i == 0, hdu).map_err(fail)?);
     }
     Ok(out)
+}
+
+/// One HDU's bytes (header with DATASUM and CHECKSUM, then the padded data unit); `primary`
+/// for HDU 0. Errors carry no file name.
+pub(crate) fn hdu_bytes(primary: bool, hdu: &Hdu) -> Result<Vec<u8>> {
+    let cards = normalized_cards(primary, &hdu.header, &hdu.data)?;
+    let data = data_unit(&hdu.header, &hdu.data)?;
+    let datasum = if data.is_empty() {
+        0
+    } else {
+        checksum_blocks(&data)
+    };
+    let mut out = stamped_header(cards, datasum);
+    out.extend(data);
+    Ok(out)
+}
+
+/// The error naming HDU `index` (0-based) of `file_name` that cannot be written.
+pub(crate) fn hdu_error(file_name: &str, index: usize, extname: Option<&str>, e: Error) -> Error {
+    let name = extname.unwrap_or(if index == 0 { "PRIMARY" } else { "no EXTNAME" });
+    Error::output(
+        file_name,
+        format!("cannot write HDU {} ({name}): {}", index + 1, e.problem),
+    )
 }
 
 /// The data unit, padded to whole blocks (empty for no data).
@@ -94,15 +108,7 @@ fn data_unit(header: &Header, data: &HduData) -> Result<Vec<u8>> {
                     ),
                 ));
             }
-            let bitpix = image_bitpix(header)?;
-            let (bscale, bzero) = image_scaling(header)?;
-            let raw = reverse_bscale_bzero(pixels, bscale, bzero, bitpix).map_err(|e| {
-                Error::unnamed(
-                    Kind::Write,
-                    format!("fitsio-pure could not scale the pixels: {e}"),
-                )
-            })?;
-            Ok(serialize_image(&raw))
+            image_bytes(header, pixels)
         }
         HduData::Table(table) => {
             table.check()?;
@@ -133,14 +139,24 @@ fn data_unit(header: &Header, data: &HduData) -> Result<Vec<u8>> {
     }
 }
 
-/// Header (with DATASUM and CHECKSUM appended) followed by `data`, so that the ones'-complement
-/// sum of the whole HDU is -0 (FITS Checksum Convention, Seaman et al. 2002).
-fn stamped_hdu(mut cards: Vec<Card>, data: Vec<u8>) -> Vec<u8> {
-    let datasum = if data.is_empty() {
-        0
-    } else {
-        checksum_blocks(&data)
-    };
+/// `pixels` stored with the header's BITPIX (default -64) and BSCALE/BZERO, big-endian, padded
+/// with zeros to whole blocks (the padding is cut by callers that write part of a data unit).
+pub(crate) fn image_bytes(header: &Header, pixels: &[f64]) -> Result<Vec<u8>> {
+    let bitpix = image_bitpix(header)?;
+    let (bscale, bzero) = image_scaling(header)?;
+    let raw = reverse_bscale_bzero(pixels, bscale, bzero, bitpix).map_err(|e| {
+        Error::unnamed(
+            Kind::Write,
+            format!("fitsio-pure could not scale the pixels: {e}"),
+        )
+    })?;
+    Ok(serialize_image(&raw))
+}
+
+/// The header blocks of `cards` with DATASUM = `datasum` (the sum of the data unit) and the
+/// CHECKSUM that makes the ones'-complement sum of the whole HDU -0 (FITS Checksum Convention,
+/// Seaman et al. 2002): the data unit may be written before or after, as it comes.
+pub(crate) fn stamped_header(mut cards: Vec<Card>, datasum: u32) -> Vec<u8> {
     cards.push(Card::new(
         "DATASUM",
         datasum.to_string(),
@@ -158,9 +174,7 @@ fn stamped_hdu(mut cards: Vec<Card>, data: Vec<u8>) -> Vec<u8> {
     if let Some(last) = cards.last_mut() {
         last.value = Some(Value::Str(encoded));
     }
-    let mut out = header_bytes(&cards);
-    out.extend(data);
-    out
+    header_bytes(&cards)
 }
 
 /// Ones'-complement (end-around carry) sum of two 32-bit checksums.
@@ -283,6 +297,22 @@ fn text_cards(key: &str, text: &str, commentary: bool) -> Vec<[u8; CARD_SIZE]> {
             image
         })
         .collect()
+}
+
+/// Checks that `bytes` hold `count` HDUs each carrying a DATASUM and CHECKSUM that
+/// fitsio-pure's verifiers accept (independent of our stamping), and, by the definition, that
+/// every HDU sums to -0.
+#[cfg(test)]
+pub(crate) fn assert_every_hdu_sums_to_negative_zero(bytes: &[u8], count: usize) {
+    let parsed = fitsio_pure::hdu::parse_fits(bytes).unwrap();
+    assert_eq!(parsed.len(), count);
+    for hdu in parsed.iter() {
+        assert!(fitsio_pure::checksum::verify_checksum(bytes, hdu));
+        assert!(fitsio_pure::checksum::verify_datasum(bytes, hdu));
+        let end = hdu.data_start + hdu.data_len.div_ceil(BLOCK_SIZE) * BLOCK_SIZE;
+        let sum = checksum_blocks(&bytes[hdu.header_start..end]);
+        assert!(sum == 0xFFFF_FFFF || sum == 0, "{sum:#x}");
+    }
 }
 
 #[cfg(test)]
@@ -420,17 +450,7 @@ mod tests {
         ];
         let bytes = write_fits(&hdus);
         assert_eq!(bytes.len() % BLOCK_SIZE, 0);
-        // Independent of our stamping: fitsio-pure's parser and verifiers.
-        let parsed = fitsio_pure::hdu::parse_fits(&bytes).unwrap();
-        assert_eq!(parsed.len(), 3);
-        for hdu in parsed.iter() {
-            assert!(fitsio_pure::checksum::verify_checksum(&bytes, hdu));
-            assert!(fitsio_pure::checksum::verify_datasum(&bytes, hdu));
-            // And the definition: the whole HDU sums to -0.
-            let end = hdu.data_start + hdu.data_len.div_ceil(BLOCK_SIZE) * BLOCK_SIZE;
-            let sum = checksum_blocks(&bytes[hdu.header_start..end]);
-            assert!(sum == 0xFFFF_FFFF || sum == 0, "{sum:#x}");
-        }
+        assert_every_hdu_sums_to_negative_zero(&bytes, 3);
     }
 
     #[test]

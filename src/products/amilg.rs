@@ -2,7 +2,10 @@
 //! AmiLgFitModel (`_amilg`, §7.5) products. Phases in radians as the older design stores them;
 //! residuals are data - model (the newer design's sign) throughout our products.
 
-use crate::fits::{Card, Column, ColumnData, Hdu, Header, Table};
+use std::io::{Cursor, Read, Seek, Write};
+
+use crate::error::{Error, Result};
+use crate::fits::{Column, ColumnData, FitsWriter, Hdu, Header, PlaneWriter, Table};
 use crate::products::observables::ObservableSet;
 
 fn coeffs_table(name: &str, values: &[f64]) -> Hdu {
@@ -150,69 +153,170 @@ impl AmiLg {
     }
 }
 
-/// AmiLgFitModel HDUs: per-integration data, model and residual (plain and divided by each
-/// integration's data peak) and the normalised coefficients.
-pub fn lg_fit_hdus(n: usize, integrations: &[IntegrationImages], primary: Header) -> Vec<Hdu> {
-    let nint = integrations.len();
-    let shape = [nint, n, n];
-    let stack = |f: &dyn Fn(usize, f64) -> f64,
-                 pick: &dyn for<'b> Fn(&'b IntegrationImages<'b>) -> &'b [f64]|
-     -> Vec<f64> {
-        integrations
-            .iter()
-            .enumerate()
-            .flat_map(|(k, it)| pick(it).iter().map(move |&v| f(k, v)).collect::<Vec<_>>())
-            .collect()
-    };
-    let peaks: Vec<f64> = integrations
-        .iter()
-        .map(|it| {
-            it.data
-                .iter()
-                .copied()
-                .filter(|v| v.is_finite())
-                .fold(f64::NEG_INFINITY, f64::max)
+/// What receives each integration fitted, in order, as the analysis fits them: a pass over
+/// the integrations begins with [`begin`](IntegrationSink::begin), and a later pass (the
+/// analysis fits again when an integration is dropped) voids what an earlier one gave.
+pub trait IntegrationSink {
+    /// A pass begins whose images are `n` x `n` and which will keep `kept` integrations.
+    fn begin(&mut self, n: usize, kept: usize) -> Result<()>;
+    /// The next integration kept.
+    fn add(&mut self, f: &IntegrationImages) -> Result<()>;
+}
+
+/// The cubes of AmiLgFitModel, in file order.
+const LG_FIT_CUBES: [&str; 6] = ["CTRD", "N_CTRD", "FIT", "N_FIT", "RESID", "N_RESID"];
+
+/// The AmiLgFitModel (`_amilg`) product written as its integrations come: per integration, the
+/// data, model and residual (plain and divided by each integration's data peak) as a plane of
+/// six cubes, each spooled by a [`PlaneWriter`] (a temporary file natively, memory for
+/// [`lg_fit_bytes`]), and the normalised coefficients (a few hundred bytes each) kept for SOLNS.
+/// Errors name the product file.
+pub struct LgFitWriter<S> {
+    file_name: String,
+    spools: Vec<S>,
+    cubes: Vec<PlaneWriter<S>>,
+    ncoeffs: usize,
+    solns: Vec<f64>,
+    kept: usize,
+}
+
+impl<S: Read + Write + Seek> LgFitWriter<S> {
+    /// A writer of the product `file_name` over six spools (one per cube, in file order).
+    pub fn new(file_name: &str, spools: Vec<S>) -> Result<Self> {
+        if spools.len() != LG_FIT_CUBES.len() {
+            return Err(Error::output(
+                file_name,
+                format!(
+                    "{} spools given, {} needed",
+                    spools.len(),
+                    LG_FIT_CUBES.len()
+                ),
+            ));
+        }
+        Ok(LgFitWriter {
+            file_name: file_name.to_string(),
+            spools,
+            cubes: Vec::new(),
+            ncoeffs: 0,
+            solns: Vec::new(),
+            kept: 0,
         })
+    }
+
+    /// Integrations added since the last [`begin`](IntegrationSink::begin).
+    pub fn added(&self) -> usize {
+        self.cubes.first().map_or(0, |c| c.planes())
+    }
+
+    /// Writes the product to `out`: `primary` (known only after the analysis), the six cubes
+    /// and SOLNS. Every integration of the pass must have been added.
+    pub fn finish<W: Write>(mut self, primary: Header, out: W) -> Result<W> {
+        if self.cubes.is_empty() || self.added() != self.kept {
+            return Err(Error::output(
+                &self.file_name,
+                format!(
+                    "{} of the {} integrations were added before the product was written",
+                    self.added(),
+                    self.kept
+                ),
+            ));
+        }
+        let mut file = FitsWriter::new(out, &self.file_name);
+        file.write_hdu(&Hdu::primary(primary))?;
+        for cube in &mut self.cubes {
+            file.write_planes(cube)?;
+        }
+        let solns = Table::new(
+            self.kept,
+            vec![Column::new(
+                "coeffs",
+                ColumnData::F64 {
+                    repeat: self.ncoeffs,
+                    values: std::mem::take(&mut self.solns),
+                },
+            )],
+        );
+        file.write_hdu(&Hdu::bintable("SOLNS", solns, vec![]))?;
+        file.finish()
+    }
+}
+
+/// `e` named as an error writing `file_name`, unless it names something already.
+fn named(file_name: &str, e: Error) -> Error {
+    match e.input {
+        crate::error::Input::Unnamed => Error::output(file_name, e.problem),
+        _ => e,
+    }
+}
+
+impl<S: Read + Write + Seek> IntegrationSink for LgFitWriter<S> {
+    fn begin(&mut self, n: usize, kept: usize) -> Result<()> {
+        self.spools.extend(
+            std::mem::take(&mut self.cubes)
+                .into_iter()
+                .map(PlaneWriter::into_spool),
+        );
+        for (name, spool) in LG_FIT_CUBES.iter().zip(std::mem::take(&mut self.spools)) {
+            let header = Hdu::image_f32(name, &[n, n], Vec::new(), Vec::new()).header;
+            let cube =
+                PlaneWriter::new(header, &[n, n], spool).map_err(|e| named(&self.file_name, e))?;
+            self.cubes.push(cube);
+        }
+        self.ncoeffs = 0;
+        self.solns.clear();
+        self.kept = kept;
+        Ok(())
+    }
+
+    fn add(&mut self, f: &IntegrationImages) -> Result<()> {
+        let peak = f
+            .data
+            .iter()
+            .copied()
+            .filter(|v| v.is_finite())
+            .fold(f64::NEG_INFINITY, f64::max);
+        let normed = |v: &[f64]| v.iter().map(|x| x / peak).collect::<Vec<f64>>();
+        let planes: [&[f64]; 6] = [
+            f.data,
+            &normed(f.data),
+            f.model,
+            &normed(f.model),
+            f.residual,
+            &normed(f.residual),
+        ];
+        if self.cubes.is_empty() {
+            return Err(Error::output(
+                &self.file_name,
+                "an integration came before the pass began",
+            ));
+        }
+        let file_name = &self.file_name;
+        for (cube, plane) in self.cubes.iter_mut().zip(planes) {
+            cube.write_plane(plane).map_err(|e| named(file_name, e))?;
+        }
+        if self.solns.is_empty() {
+            self.ncoeffs = f.coeffs_norm.len();
+        }
+        self.solns.extend_from_slice(f.coeffs_norm);
+        Ok(())
+    }
+}
+
+/// The AmiLgFitModel product of integrations held in memory: [`LgFitWriter`] over spools in
+/// memory, so that it is the bytes the streamed product has.
+pub fn lg_fit_bytes(
+    file_name: &str,
+    n: usize,
+    integrations: &[IntegrationImages],
+    primary: Header,
+) -> Result<Vec<u8>> {
+    let spools = (0..LG_FIT_CUBES.len())
+        .map(|_| Cursor::new(Vec::new()))
         .collect();
-    let plain = |_: usize, v: f64| v;
-    let normed = |k: usize, v: f64| v / peaks[k];
-    let ns = integrations[0].coeffs_norm.len();
-    let solns: Vec<f64> = integrations
-        .iter()
-        .flat_map(|it| it.coeffs_norm.to_vec())
-        .collect();
-    let no_cards = Vec::<Card>::new;
-    vec![
-        Hdu::primary(primary),
-        Hdu::image_f32("CTRD", &shape, stack(&plain, &|it| it.data), no_cards()),
-        Hdu::image_f32("N_CTRD", &shape, stack(&normed, &|it| it.data), no_cards()),
-        Hdu::image_f32("FIT", &shape, stack(&plain, &|it| it.model), no_cards()),
-        Hdu::image_f32("N_FIT", &shape, stack(&normed, &|it| it.model), no_cards()),
-        Hdu::image_f32(
-            "RESID",
-            &shape,
-            stack(&plain, &|it| it.residual),
-            no_cards(),
-        ),
-        Hdu::image_f32(
-            "N_RESID",
-            &shape,
-            stack(&normed, &|it| it.residual),
-            no_cards(),
-        ),
-        Hdu::bintable(
-            "SOLNS",
-            Table::new(
-                nint,
-                vec![Column::new(
-                    "coeffs",
-                    ColumnData::F64 {
-                        repeat: ns,
-                        values: solns,
-                    },
-                )],
-            ),
-            no_cards(),
-        ),
-    ]
+    let mut writer = LgFitWriter::new(file_name, spools)?;
+    writer.begin(n, integrations.len())?;
+    for f in integrations {
+        writer.add(f)?;
+    }
+    writer.finish(primary, Vec::new())
 }

@@ -4,6 +4,7 @@
 //! integration in the multi file, and (u,v) of the model actually fitted (affine applied).
 
 use super::exposure::CalExposure;
+use crate::error::Result;
 use crate::fits::{Card, Column, ColumnData, Hdu, Header, Table, Value};
 use crate::niriss::affine::Affine2d;
 use crate::niriss::mask::MaskGeometry;
@@ -243,17 +244,28 @@ impl OiProduct<'_> {
     /// The product's HDUs: PRIMARY, OI_ARRAY, OI_TARGET, OI_T3, OI_VIS, OI_VIS2, OI_Q4,
     /// OI_WAVELENGTH (upstream's order), one function per table below.
     pub fn to_hdus(&self) -> Vec<Hdu> {
+        let mut hdus = Vec::new();
+        let collected: Result<()> = self.each_hdu(&mut |h| {
+            hdus.push(h);
+            Ok(())
+        });
+        debug_assert!(collected.is_ok(), "pushing cannot fail");
+        hdus
+    }
+
+    /// [`to_hdus`](Self::to_hdus) one HDU at a time, in file order: each is built, given to
+    /// `put` and dropped before the next is built, so that a product of many integrations
+    /// (`_amimulti-oi`: ~12 kB per integration) is never held whole, as HDUs or as bytes.
+    pub fn each_hdu(&self, put: &mut dyn FnMut(Hdu) -> Result<()>) -> Result<()> {
         let rows = Rows::of(self);
-        vec![
-            Hdu::primary(self.primary_header()),
-            rows.array_hdu(),
-            self.target_hdu(),
-            rows.t3_hdu(),
-            rows.vis_hdu(),
-            rows.vis2_hdu(),
-            rows.q4_hdu(),
-            self.wavelength_hdu(),
-        ]
+        put(Hdu::primary(self.primary_header()))?;
+        put(rows.array_hdu())?;
+        put(self.target_hdu())?;
+        put(rows.t3_hdu())?;
+        put(rows.vis_hdu())?;
+        put(rows.vis2_hdu())?;
+        put(rows.q4_hdu())?;
+        put(self.wavelength_hdu())
     }
 
     /// The input's primary keywords with the OIFITS2 ones and the step's.
