@@ -202,6 +202,7 @@ impl Options {
             run_bpfix: self.run_bpfix,
             mode: self.mode,
             exact: self.exact,
+            ..AnalyzeParams::default()
         };
         let references = References {
             throughput: match &self.throughput {

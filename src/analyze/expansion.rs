@@ -93,7 +93,15 @@ impl ShiftedBasis {
         if !(dx.abs() <= MAX_SHIFT_PX && dy.abs() <= MAX_SHIFT_PX) {
             return None;
         }
-        Some(stencil_weights(dx / STEP_PX, dy / STEP_PX))
+        Some(self.weights_unchecked(centroid_px))
+    }
+
+    /// The weights at any centroid, however far (experiments: examples/lever8_error.rs).
+    pub fn weights_unchecked(&self, centroid_px: (f64, f64)) -> [f64; 6] {
+        stencil_weights(
+            (centroid_px.0 - self.reference_px.0) / STEP_PX,
+            (centroid_px.1 - self.reference_px.1) / STEP_PX,
+        )
     }
 
     /// The interpolated basis for `weights` (for tests and experiments; the fit never forms it).
@@ -165,8 +173,9 @@ impl ShiftedBasis {
             .collect();
         let mut rhs = vec![0.0; ns];
         for (b, &w) in self.bases.iter().zip(weights) {
-            for (r, slice) in rhs.iter_mut().zip(b.slices.chunks_exact(np)) {
-                *r += w * portable::dot(slice, &b_used);
+            let dots = portable::dots_of_rows(&b.slices, ns, np, &b_used);
+            for (r, d) in rhs.iter_mut().zip(dots) {
+                *r += w * d;
             }
         }
         let chol = match DMatrix::from_row_slice(ns, ns, &normal).cholesky() {
@@ -186,10 +195,7 @@ impl ShiftedBasis {
         let mut model_image = vec![0.0; np];
         for (b, &w) in self.bases.iter().zip(weights) {
             for (slice, &c) in b.slices.chunks_exact(np).zip(&coeffs) {
-                let f = w * c;
-                for (m, &v) in model_image.iter_mut().zip(slice) {
-                    *m += f * v;
-                }
+                portable::axpy(&mut model_image, w * c, slice);
             }
         }
         let residual = (0..np)

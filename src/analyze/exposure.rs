@@ -62,6 +62,10 @@ pub struct AnalyzeParams {
     /// instead of interpolating it from bases built once per exposure about a reference
     /// centroid (issue 14, lever 8: [`super::expansion`]).
     pub exact: bool,
+    /// The fewest integrations for which the shared bases are built (their six bases cost
+    /// about as much as eight integrations' own: [`SHARED_BASIS_FROM`]); tests lower it to
+    /// put the shared path through short exposures. Not a command-line option.
+    pub shared_basis_from: usize,
 }
 
 impl Default for AnalyzeParams {
@@ -79,9 +83,16 @@ impl Default for AnalyzeParams {
             run_bpfix: true,
             mode: super::improved::Mode::Default,
             exact: false,
+            shared_basis_from: SHARED_BASIS_FROM,
         }
     }
 }
+
+/// The fewest integrations whose exposure gets the shared bases of lever 8 (issue 14): below
+/// it each integration's own basis is cheaper than the six shared ones (measured in
+/// BENCHMARKS.md: with 7 integrations the shared path took 1.25× the exact one's time, with
+/// 100 0.63×), and the products are those of the exact path.
+pub const SHARED_BASIS_FROM: usize = 16;
 
 /// The largest `oversample`: the model's memory grows with its square (41 needs 2.6 GB).
 pub const MAX_OVERSAMPLE: usize = 15;
@@ -277,7 +288,7 @@ fn analysis_stages(
         pixels.n,
         nint == 1,
     )?;
-    plan.shifted = plan.shifted_basis(&pixels.median_crop());
+    plan.shifted = plan.shifted_basis(nint, &pixels.median_crop());
     let fitted = fit_integrations(
         &plan,
         &pixels,
@@ -873,9 +884,14 @@ impl<'a> FitPlan<'a> {
     /// pixels counted as bad): close to the median of the integrations' centroids, and cheap
     /// (one fix and one centroid). None when the exact path is asked for (`exact`, improved
     /// mode, whose weights change the basis per integration, and a lone integration, whose
-    /// covariance the exact fit gives), or when the median image has no centroid.
-    fn shifted_basis(&self, median: &[f64]) -> Option<ShiftedBasis> {
-        if self.params.exact || self.single || self.params.mode != super::improved::Mode::Default {
+    /// covariance the exact fit gives), when the exposure is too short to gain from them
+    /// (`shared_basis_from`), or when the median image has no centroid.
+    fn shifted_basis(&self, nint: usize, median: &[f64]) -> Option<ShiftedBasis> {
+        if self.params.exact
+            || self.single
+            || nint < self.params.shared_basis_from
+            || self.params.mode != super::improved::Mode::Default
+        {
             return None;
         }
         let n = self.centroider.size();
