@@ -3,7 +3,7 @@
 //! the fit's fringe phases and amplitudes move, on one SUB80 crop of the shared exposure (71 x 71,
 //! oversample 3, the F480M throughput's bandpass, commissioning affine), for |δ| up to 0.03 px in
 //! five directions; then the time of the shared bases (once) and of one fit each way.
-//! Run: `cargo run --release --example lever8_error [calls]`.
+//! Run: `cargo run --release --example lever8_error [calls] [c0_x c0_y]`.
 
 use ami3::analyze::bandpass::from_throughput;
 use ami3::analyze::expansion::ShiftedBasis;
@@ -63,10 +63,15 @@ fn main() {
         n,
     );
     let plan = model.plan();
-    let c0 = (0.0123, -0.0456);
+    let c0x: f64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(0.0123);
+    let c0y: f64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(-0.0456);
+    let c0 = (c0x, c0y);
     let t0 = Instant::now();
     let shared = ShiftedBasis::new(&model, &plan, c0);
     let shared_ms = 1e3 * t0.elapsed().as_secs_f64();
+    // moved into one cell of the truncated centre if the stencil crossed an edge
+    let c0 = shared.reference_px;
+    println!("reference centroid {c0:?} (the cells' edges are at multiples of 1/3 px)");
     let orders = Orders::new(7);
     let excluded = dq.clone();
     println!("| δ (px) | direction | max |ΔA| / max |A| | max |Δ fringe phase| (deg) | max |Δ fringe amp| |");
@@ -82,7 +87,7 @@ fn main() {
         ] {
             let c = (c0.0 + d * ux, c0.1 + d * uy);
             let exact = model.basis_with(&plan, c);
-            // beyond MAX_SHIFT_PX too, for the experiment
+            // beyond MAX_SHIFT_PX and across a cell's edge too, for the experiment
             let w = shared.weights_unchecked(c);
             let approx = shared.basis(&w);
             let amax = exact.slices.iter().fold(0.0f64, |m, v| m.max(v.abs()));
@@ -122,7 +127,7 @@ fn main() {
         1e3 * t.elapsed().as_secs_f64() / calls as f64
     };
     let c = (c0.0 + 0.003, c0.1 - 0.002);
-    let w = shared.weights(c).unwrap();
+    let w = shared.weights(&model, c).unwrap();
     println!("shared bases (once): {shared_ms:.1} ms");
     println!(
         "exact basis + fit: {:.2} ms per call",

@@ -286,7 +286,7 @@ fn the_interpolated_basis_is_within_1e_7_of_the_exact_one_near_the_reference() {
     ] {
         let c = (c0.0 + dx, c0.1 + dy);
         let exact = model.basis_with(&plan, c);
-        let approx = shared.basis(&shared.weights(c).unwrap());
+        let approx = shared.basis(&shared.weights(&model, c).unwrap());
         let amax = exact.slices.iter().fold(0.0f64, |m, v| m.max(v.abs()));
         let worst = exact
             .slices
@@ -300,7 +300,24 @@ fn the_interpolated_basis_is_within_1e_7_of_the_exact_one_near_the_reference() {
         assert!(worst < 1e-7 * amax, "δ = ({dx}, {dy}): {worst} of {amax}");
     }
     let beyond = (c0.0 + MAX_SHIFT_PX * 1.01, c0.1);
-    assert!(shared.weights(beyond).is_none());
+    assert!(shared.weights(&model, beyond).is_none());
+    // a reference 0.001 px from an edge of the truncated centre's cell (x = 0: the centre sits
+    // on a sample) is moved so that the stencil stays in one cell; a centroid across the edge
+    // gets no weights (the basis jumps there), one on the reference's side is interpolated
+    let near_edge = ShiftedBasis::new(&model, &plan, (0.001, 0.52));
+    let r = near_edge.reference_px;
+    assert!(r.0 >= 0.0025 && r.0 <= 0.0061 && r.1 == 0.52, "{r:?}");
+    assert!(near_edge.weights(&model, (-0.002, 0.52)).is_none());
+    let c = (0.0005, 0.521);
+    let approx = near_edge.basis(&near_edge.weights(&model, c).unwrap());
+    let exact = model.basis_with(&plan, c);
+    let amax = exact.slices.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let worst = exact
+        .slices
+        .iter()
+        .zip(&approx.slices)
+        .fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
+    assert!(worst < 1e-7 * amax, "near the edge: {worst} of {amax}");
 }
 
 /// A 24-integration simulated cube (examples/make_cube.rs's point source, photon and read noise,

@@ -49,6 +49,9 @@ const STENCIL: [(f64, f64); 6] = [
 pub struct ShiftedBasis {
     /// Reference centroid (x = column, y = row), pixels from the crop centre.
     pub reference_px: (f64, f64),
+    /// The oversampled sample of the truncated centre shared by every stencil centre
+    /// ([`LgModel::centre_sample`]).
+    cell: (f64, f64),
     n: usize,
     n_slices: usize,
     bases: Vec<ModelBasis>,
@@ -57,9 +60,12 @@ pub struct ShiftedBasis {
 }
 
 impl ShiftedBasis {
-    /// Builds the six bases about `reference_px` (in parallel: each is computed alone, so the
-    /// bits do not depend on the threads) and their Gram matrices.
+    /// Builds the six bases about `reference_px`, moved into its cell if the stencil would
+    /// cross a cell's edge (in parallel: each is computed alone, so the bits do not depend on
+    /// the threads), and their Gram matrices.
     pub fn new(model: &LgModel, plan: &BasisPlan, reference_px: (f64, f64)) -> ShiftedBasis {
+        let reference_px = inside_one_cell(model, reference_px);
+        let cell = model.centre_sample(reference_px);
         let bases: Vec<ModelBasis> = STENCIL
             .par_iter()
             .map(|&(u, v)| {
@@ -76,6 +82,7 @@ impl ShiftedBasis {
             .collect();
         ShiftedBasis {
             reference_px,
+            cell,
             n,
             n_slices,
             bases,
@@ -84,13 +91,17 @@ impl ShiftedBasis {
     }
 
     /// The weights of the six bases for a centroid, or None when it is further than
-    /// [`MAX_SHIFT_PX`] from the reference (or not finite).
-    pub fn weights(&self, centroid_px: (f64, f64)) -> Option<[f64; 6]> {
+    /// [`MAX_SHIFT_PX`] from the reference (or not finite) or its centre is in another cell
+    /// (`model` is the one the bases were built from).
+    pub fn weights(&self, model: &LgModel, centroid_px: (f64, f64)) -> Option<[f64; 6]> {
         let (dx, dy) = (
             centroid_px.0 - self.reference_px.0,
             centroid_px.1 - self.reference_px.1,
         );
         if !(dx.abs() <= MAX_SHIFT_PX && dy.abs() <= MAX_SHIFT_PX) {
+            return None;
+        }
+        if model.centre_sample(centroid_px) != self.cell {
             return None;
         }
         Some(self.weights_unchecked(centroid_px))
@@ -215,6 +226,31 @@ impl ShiftedBasis {
             n_used,
         }))
     }
+}
+
+/// `reference_px` moved by whole steps (at most two per axis) until every stencil centre is in
+/// the cell of the truncated centre of the first; the cells are 1/oversample px wide, 67 steps
+/// for the usual 3, so this always succeeds for oversample ≤ 15 (40 steps, ami_analyze's limit).
+fn inside_one_cell(model: &LgModel, reference_px: (f64, f64)) -> (f64, f64) {
+    let at = |c: (f64, f64), (u, v): (f64, f64)| (c.0 + u * STEP_PX, c.1 + v * STEP_PX);
+    let one_cell = |c: (f64, f64)| {
+        let cell = model.centre_sample(c);
+        STENCIL
+            .iter()
+            .all(|&p| model.centre_sample(at(c, p)) == cell)
+    };
+    let moves = [-2.0, -1.0, 0.0, 1.0, 2.0];
+    let mut best = None;
+    for &u in &moves {
+        for &v in &moves {
+            let c = at(reference_px, (u, v));
+            let cost = u * u + v * v;
+            if one_cell(c) && best.is_none_or(|(b, _)| cost < b) {
+                best = Some((cost, c));
+            }
+        }
+    }
+    best.map_or(reference_px, |(_, c)| c)
 }
 
 /// Weights of the [`STENCIL`] bases at (u, v) steps from c0: the quadratic

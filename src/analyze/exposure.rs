@@ -998,10 +998,10 @@ impl<'a> FitPlan<'a> {
         }
         // the shared bases of the exposure when this centroid is within their reach, else
         // (and when they decline: too many pixels left out) the basis at the centroid itself
-        let shared = self
-            .shifted
-            .as_ref()
-            .and_then(|s| s.weights((cx, cy)).and_then(|w| s.fit(&w, &img, &excluded)));
+        let shared = self.shifted.as_ref().and_then(|s| {
+            s.weights(&self.model, (cx, cy))
+                .and_then(|w| s.fit(&w, &img, &excluded))
+        });
         let lf = match shared {
             Some(lf) => lf?,
             None => {
