@@ -62,6 +62,11 @@ pub struct Options {
     /// "default" (jwst's reduction, byte-identical products) or "improved" (issue 15: a
     /// weighted refit with a fitted noise + mismatch variance; products carry AMIMODE).
     pub mode: Mode,
+    /// The model basis built at every integration's own centroid, jwst's way (the products of
+    /// the default before issue 14's lever 8), instead of interpolated from bases shared by the
+    /// exposure (within 1e-5 and 0.001° of jwst 3.0.0 on every shared set).
+    #[serde(deserialize_with = "flex::boolean")]
+    pub exact: bool,
 }
 
 impl Default for Options {
@@ -87,6 +92,7 @@ impl Default for Options {
             throughput: None,
             nrm: None,
             mode: Mode::Default,
+            exact: a.exact,
         }
     }
 }
@@ -195,6 +201,8 @@ impl Options {
             affine2d,
             run_bpfix: self.run_bpfix,
             mode: self.mode,
+            exact: self.exact,
+            ..AnalyzeParams::default()
         };
         let references = References {
             throughput: match &self.throughput {

@@ -209,10 +209,13 @@ function readOptions() {
   for (const k of TEXT_OPTIONS) o[k] = $(`opt-${k}`).value.trim();
   o.affine2d = $('opt-affine2d').value;
   o.mode = $('opt-mode').value;
+  // ?exact=1: the model basis at every integration's centroid (issue 14, lever 8; URL only)
+  o.exact = ['1', 'true', 'yes'].includes((params.get('exact') || '').toLowerCase());
   return o;
 }
 
-// ?oversample=5&firstfew=1&usebp=false&workers=2&threads=1 preset the fields (tests, benchmarks).
+// ?oversample=5&firstfew=1&usebp=false&workers=2&threads=1 preset the fields (tests, benchmarks);
+// ?exact=1 is read by readOptions.
 function presetOptionsFromUrl() {
   for (const k of BOOL_OPTIONS) {
     if (params.has(k)) $(`opt-${k}`).checked = ['1', 'true', 'yes'].includes(params.get(k).toLowerCase());

@@ -5,6 +5,7 @@
 
 use super::bpfix::BadPixelFixer;
 use super::centroid::Centroider;
+use super::expansion::ShiftedBasis;
 use super::lgmodel::LgModel;
 use super::observables::{Observables, Orders};
 use super::planner::Planner;
@@ -57,6 +58,14 @@ pub struct AnalyzeParams {
     pub run_bpfix: bool,
     /// The default (jwst's) reduction or the improved one (issue 15).
     pub mode: super::improved::Mode,
+    /// Build the model basis at every integration's own centroid (jwst's way, today's bits)
+    /// instead of interpolating it from bases built once per exposure about a reference
+    /// centroid (issue 14, lever 8: [`super::expansion`]).
+    pub exact: bool,
+    /// The fewest integrations for which the shared bases are built (their six bases cost
+    /// about as much as eight integrations' own: [`SHARED_BASIS_FROM`]); tests lower it to
+    /// put the shared path through short exposures. Not a command-line option.
+    pub shared_basis_from: usize,
 }
 
 impl Default for AnalyzeParams {
@@ -73,9 +82,17 @@ impl Default for AnalyzeParams {
             affine2d: AffineChoice::Commissioning,
             run_bpfix: true,
             mode: super::improved::Mode::Default,
+            exact: false,
+            shared_basis_from: SHARED_BASIS_FROM,
         }
     }
 }
+
+/// The fewest integrations whose exposure gets the shared bases of lever 8 (issue 14): below
+/// it each integration's own basis is cheaper than the six shared ones (measured in
+/// BENCHMARKS.md: with 7 integrations the shared path took 1.25× the exact one's time, with
+/// 100 0.63×), and the products are those of the exact path.
+pub const SHARED_BASIS_FROM: usize = 16;
 
 /// The largest `oversample`: the model's memory grows with its square (41 needs 2.6 GB).
 pub const MAX_OVERSAMPLE: usize = 15;
@@ -275,7 +292,7 @@ fn analysis_stages(
         &mut notes,
     )?;
     let pixels = PreparedPixels::new(exposure, &window, nint, &mut notes)?;
-    let plan = FitPlan::new(
+    let mut plan = FitPlan::new(
         refs,
         params,
         planner,
@@ -287,6 +304,7 @@ fn analysis_stages(
         pixels.n,
         nint == 1,
     )?;
+    plan.shifted = plan.shifted_basis(nint, &pixels.median_crop());
     let fitted = fit_integrations(
         &plan,
         &pixels,
@@ -689,6 +707,15 @@ impl PreparedPixels {
         })
     }
 
+    /// The median image over the integrations, cropped like them (n × n).
+    fn median_crop(&self) -> Vec<f64> {
+        let ((pr, pc), half) = (self.centre, self.half);
+        (pr - half..=pr + half)
+            .flat_map(|r| (pc - half..=pc + half).map(move |c| (r, c)))
+            .map(|(r, c)| self.median[r * self.nx + c])
+            .collect()
+    }
+
     /// The crops of integrations `first .. first + count`, read from `exposure`; ERR only
     /// when `with_err` (a single integration's errors). A pixel more than 10 σ above its
     /// median over the integrations is flagged DO_NOT_USE (upstream adds 1 to the DQ value,
@@ -811,6 +838,9 @@ struct FitPlan<'a> {
     orders: Orders,
     /// One integration: its errors are propagated from ERR (or the residuals).
     single: bool,
+    /// The bases about the exposure's reference centroid (lever 8), unless `exact`, improved
+    /// mode or a lone integration asks for the basis at each centroid.
+    shifted: Option<ShiftedBasis>,
 }
 
 impl<'a> FitPlan<'a> {
@@ -862,7 +892,50 @@ impl<'a> FitPlan<'a> {
             basis_plan,
             orders,
             single,
+            shifted: None,
         })
+    }
+
+    /// The shared bases of the exposure, about the centroid of its median image `median`
+    /// (n × n, cropped like the integrations and repaired by the same bad-pixel fix, NaN
+    /// pixels counted as bad): close to the median of the integrations' centroids, and cheap
+    /// (one fix and one centroid). None when the exact path is asked for (`exact`, improved
+    /// mode, whose weights change the basis per integration, and a lone integration, whose
+    /// covariance the exact fit gives), when the exposure is too short to gain from them
+    /// (`shared_basis_from`), or when the median image has no centroid.
+    fn shifted_basis(&self, nint: usize, median: &[f64]) -> Option<ShiftedBasis> {
+        if self.params.exact
+            || self.single
+            || nint < self.params.shared_basis_from
+            || self.params.mode != super::improved::Mode::Default
+        {
+            return None;
+        }
+        let n = self.centroider.size();
+        let mut img = median.to_vec();
+        let mut bad: Vec<bool> = img.iter().map(|v| !v.is_finite()).collect();
+        let repairable = bad.iter().filter(|&&b| b).count() <= MAX_REPAIRED_PIXELS;
+        if let (Some(fixer), true) = (self.fixer.as_ref(), repairable) {
+            let d = ArrayViewMut2::from_shape((n, n), &mut img).expect("n x n");
+            let b = ArrayViewMut2::from_shape((n, n), &mut bad).expect("n x n");
+            fixer.fix(d, b).ok()?;
+        }
+        let clean: Vec<f64> = img
+            .iter()
+            .map(|v| if v.is_finite() { *v } else { 0.0 })
+            .collect();
+        let c = self
+            .centroider
+            .centroid(ArrayView2::from_shape((n, n), &clean).expect("n x n"))
+            .ok()?;
+        if !(c.x_px.is_finite() && c.y_px.is_finite()) {
+            return None;
+        }
+        Some(ShiftedBasis::new(
+            &self.model,
+            &self.basis_plan,
+            (c.x_px, c.y_px),
+        ))
     }
 
     /// Integration `k`: bad-pixel fix, centroid, basis, fit, observables (and, alone, errors).
@@ -940,17 +1013,31 @@ impl<'a> FitPlan<'a> {
                 "the centroid could not be measured",
             ));
         }
-        let basis = self.model.basis_with(&self.basis_plan, (cx, cy));
-        // one integration has no scatter to measure: its errors come from the covariance
-        let covariance = match e.as_deref() {
-            _ if !self.single => Covariance::Skip,
-            Some(e) if !e.is_empty() => Covariance::FromErr(e),
-            _ => Covariance::FromResiduals,
+        // the shared bases of the exposure when this centroid is within their reach, else
+        // (and when they decline: too many pixels left out) the basis at the centroid itself
+        let shared = self.shifted.as_ref().and_then(|s| {
+            s.weights(&self.model, (cx, cy))
+                .and_then(|w| s.fit(&w, &img, &excluded))
+        });
+        let lf = match shared {
+            Some(lf) => lf?,
+            None => {
+                let basis = self.model.basis_with(&self.basis_plan, (cx, cy));
+                // one integration has no scatter to measure: its errors come from the
+                // covariance
+                let covariance = match e.as_deref() {
+                    _ if !self.single => Covariance::Skip,
+                    Some(e) if !e.is_empty() => Covariance::FromErr(e),
+                    _ => Covariance::FromResiduals,
+                };
+                let lf = fit(&basis, &img, &excluded, covariance)?;
+                if self.params.mode == super::improved::Mode::Improved {
+                    super::improved::refit(&basis, &img, &excluded, &lf, e.as_deref())?
+                } else {
+                    lf
+                }
+            }
         };
-        let mut lf = fit(&basis, &img, &excluded, covariance)?;
-        if self.params.mode == super::improved::Mode::Improved {
-            lf = super::improved::refit(&basis, &img, &excluded, &lf, e.as_deref())?;
-        }
         let observables = self.orders.from_coefficients(&lf.coeffs);
         let coeffs_norm: Vec<f64> = lf.coeffs.iter().map(|v| v / lf.coeffs[0]).collect();
         let errors = if self.single {

@@ -330,6 +330,14 @@ impl LgModel {
         2 + 2 * self.pairs.len()
     }
 
+    /// The oversampled sample (row, col) whose primary beam is set to the hexagon's centre
+    /// value for a PSF offset (as upstream does, at the truncated centre): the basis jumps
+    /// where it changes, so [`super::expansion`] interpolates only within one such cell.
+    pub fn centre_sample(&self, psf_offset: (f64, f64)) -> (f64, f64) {
+        let c = self.centre(psf_offset);
+        (c.0.trunc(), c.1.trunc())
+    }
+
     /// Centre of the oversampled grid for a PSF offset (x_off = column, y_off = row, detector
     /// pixels), as (row, col) in oversampled pixels (upstream.md §3.3).
     fn centre(&self, psf_offset: (f64, f64)) -> (f64, f64) {

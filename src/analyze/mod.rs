@@ -3,6 +3,7 @@
 pub mod bandpass;
 pub mod bpfix;
 pub mod centroid;
+pub mod expansion;
 pub mod exposure;
 pub mod fft;
 pub mod hexagon;

@@ -21,7 +21,7 @@ const USAGE: &str = "usage:
   ami3 analyze EXPOSURE.fits... --out DIR [--throughput FILE] [--nrm FILE] [--bandpass FILE]
        [--oversample N] [--affine2d commissioning|none|FILE] [--rotation-search \"START STOP STEP\"]
        [--psf-offset \"X Y\"] [--rotation DEG] [--usebp true|false] [--run-bpfix true|false] [--mode default|improved]
-       [--firstfew N] [--chooseholes B4,C2,...]
+       [--firstfew N] [--chooseholes B4,C2,...] [--exact]
   ami3 demo --out DIR   (writes the page's demo association: demo_asn.json and 4 _calints files)
   ami3 fit-binary FILE.fits... [--json OUT] [--rmin-mas 30] [--rmax-mas 600] [--step-mas 2]
        [--starts 20] [--contrast common|per-filter] [--v2] [--errors auto|diagonal]
@@ -162,14 +162,16 @@ impl Drop for Spools {
 /// Positional arguments, `--out`, the options, and any other `--name value` pairs.
 type ParsedArgs = (Vec<String>, Option<String>, Options, Vec<(String, String)>);
 
-/// Splits arguments into positional ones, `--out`, and options. `--save-averages` may stand
+/// Splits arguments into positional ones, `--out`, and options. `--save-averages` and `--exact` may stand
 /// alone, as a flag.
 fn parse(args: &[String]) -> Result<ParsedArgs> {
     let mut args: Vec<String> = args.to_vec();
-    if let Some(i) = args.iter().position(|a| a == "--save-averages") {
-        let next_is_value = args.get(i + 1).is_some_and(|v| v == "true" || v == "false");
-        if !next_is_value {
-            args.insert(i + 1, "true".into());
+    for flag in ["--save-averages", "--exact"] {
+        if let Some(i) = args.iter().position(|a| a == flag) {
+            let next_is_value = args.get(i + 1).is_some_and(|v| v == "true" || v == "false");
+            if !next_is_value {
+                args.insert(i + 1, "true".into());
+            }
         }
     }
     let mut positional = Vec::new();
