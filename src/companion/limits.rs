@@ -9,7 +9,7 @@ use super::input::N_BASELINES;
 use super::model::MAS_RAD;
 use super::model::{sparse_dot, wrap};
 use super::problem::FitFile;
-use super::search::{real_f_at, Grid, Kernel, LinearMaps, MAX_LANES};
+use super::search::{Grid, Kernel, LinearMaps, MAX_LANES};
 use super::significance::chi2_isf;
 use crate::portable;
 use rayon::prelude::*;
@@ -251,7 +251,14 @@ pub fn node_limits(
                         let mut f = (cc + root) / g;
                         if f > POLISH_ABOVE {
                             if !x_ready {
-                                real_f_at(files, i as f64 * step_rad, j as f64 * step_rad, &mut x);
+                                let (east, north) = (i as f64 * step_rad, j as f64 * step_rad);
+                                for (xf, file) in x.chunks_exact_mut(N_BASELINES).zip(files) {
+                                    for (xb, fb) in
+                                        xf.iter_mut().zip(file.model.band_f(east, north))
+                                    {
+                                        *xb = fb.re;
+                                    }
+                                }
                                 x_ready = true;
                             }
                             let y: &[f64] = if mirrored {

@@ -147,23 +147,6 @@ pub struct Node<'a> {
     pub x: &'a [f64],
 }
 
-/// Re F_b of every file at (α, δ) radians (21 per file) by direct exponentials, as a row
-/// segment's first node starts them, for the few nodes that need it after the walk.
-pub fn real_f_at(files: &[FitFile], east_rad: f64, north_rad: f64, x: &mut [f64]) {
-    for (f, file) in files.iter().enumerate() {
-        let rule = &file.model.rule;
-        let out = &mut x[f * N_BASELINES..(f + 1) * N_BASELINES];
-        out.fill(0.0);
-        for (w, l) in rule.weights.iter().zip(&rule.wavelengths_m) {
-            for (o, uv) in out.iter_mut().zip(&file.model.uv_m) {
-                let s = uv[0] * east_rad + uv[1] * north_rad;
-                let (_, cs) = portable::sin_cos(-2.0 * PI * s / l);
-                *o += w * cs;
-            }
-        }
-    }
-}
-
 /// Walks the half plane (δ > 0, and δ = 0 with α > 0) within the annulus, calling `visit` at
 /// each node in row order (§5.1); `with_f` also fills F_b.
 pub fn walk<V: FnMut(&Node)>(files: &[FitFile], grid: &Grid, with_f: bool, mut visit: V) {
