@@ -6,9 +6,7 @@
 //! its reduction is measured.
 //! Run: `cargo run --release --example make_cube -- NINT OUT_DIR`; prints the two file names.
 
-use ami3::simulate::{
-    add_bad_pixels, exposure_fits, noiseless_image, simulate_from_image, SimSpec,
-};
+use ami3::simulate::{exposure_fits, long_cube};
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -19,21 +17,8 @@ fn main() {
         .expect("usage: make_cube NINT OUT_DIR");
     let dir = std::path::PathBuf::from(args.next().expect("usage: make_cube NINT OUT_DIR"));
     std::fs::create_dir_all(&dir).expect("create the output folder");
-    let (wl, th) = ami3::niriss::throughput::builtin_throughput("F480M").expect("F480M");
-    let spec = SimSpec {
-        nint,
-        ny: 80,
-        nx: 80,
-        bandpass: ami3::analyze::bandpass::from_throughput(&wl, &th).expect("curve"),
-        counts: 3e6,
-        read_noise: 15.0,
-        offset_px: (0.21, 1.87),
-        target: "LONG-CUBE".into(),
-        ..SimSpec::point_source(11)
-    };
     let name = format!("jw99998{nint:07}_nis_calints.fits");
-    let mut e = simulate_from_image(&spec, &noiseless_image(&spec), &name);
-    add_bad_pixels(&mut e, spec.seed);
+    let e = long_cube(nint, &name);
     std::fs::write(dir.join(&name), exposure_fits(&e)).expect("write the cube");
     drop(e);
     let asn = serde_json::json!({

@@ -227,6 +227,29 @@ fn sci_header(spec: &SimSpec) -> Header {
     ])
 }
 
+/// The long SUB80 F480M cube of the scale benchmark (`examples/make_cube.rs`) and of the tests
+/// that need many integrations: `nint` integrations of a point source with photon and read
+/// noise and the demo's bad pixels, seeded (the same cube on every run).
+pub fn long_cube(nint: usize, file_name: &str) -> CalExposure {
+    let (wl, th) =
+        crate::niriss::throughput::builtin_throughput("F480M").expect("F480M has a built-in curve");
+    let spec = SimSpec {
+        nint,
+        ny: 80,
+        nx: 80,
+        bandpass: crate::analyze::bandpass::from_throughput(&wl, &th)
+            .expect("the built-in curve makes a bandpass"),
+        counts: 3e6,
+        read_noise: 15.0,
+        offset_px: (0.21, 1.87),
+        target: "LONG-CUBE".into(),
+        ..SimSpec::point_source(11)
+    };
+    let mut e = simulate_from_image(&spec, &noiseless_image(&spec), file_name);
+    add_bad_pixels(&mut e, spec.seed);
+    e
+}
+
 /// A simulated exposure as `_calints` (or `_cal` for one integration) FITS bytes.
 pub fn exposure_fits(e: &CalExposure) -> Vec<u8> {
     let shape: Vec<usize> = if e.is_2d {

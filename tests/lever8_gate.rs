@@ -327,25 +327,9 @@ fn the_interpolated_basis_is_within_1e_7_of_the_exact_one_near_the_reference() {
 /// path is the model itself at each centroid; no jwst product exists for this cube).
 #[test]
 fn a_long_simulated_cube_takes_the_shared_bases_within_the_gate_of_the_exact_path() {
-    use ami3::simulate::{
-        add_bad_pixels, exposure_fits, noiseless_image, simulate_from_image, SimSpec,
-    };
-    let (wl, th) = ami3::niriss::throughput::builtin_throughput("F480M").unwrap();
-    let spec = SimSpec {
-        nint: 24,
-        ny: 80,
-        nx: 80,
-        bandpass: ami3::analyze::bandpass::from_throughput(&wl, &th).unwrap(),
-        counts: 3e6,
-        read_noise: 15.0,
-        offset_px: (0.21, 1.87),
-        target: "LONG-CUBE".into(),
-        ..SimSpec::point_source(11)
-    };
+    use ami3::simulate::{exposure_fits, long_cube};
     let name = "jw99998000024_nis_calints.fits";
-    let mut e = simulate_from_image(&spec, &noiseless_image(&spec), name);
-    add_bad_pixels(&mut e, spec.seed);
-    let bytes = exposure_fits(&e);
+    let bytes = exposure_fits(&long_cube(24, name));
     let multi = |path: Path| {
         let (_, products) = analyze_bytes(
             &bytes,

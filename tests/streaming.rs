@@ -264,22 +264,7 @@ fn assert_checksums(bytes: &[u8]) {
 
 /// A SUB80 cube of `nint` integrations as `examples/make_cube.rs` makes it.
 fn long_cube(nint: usize, name: &str) -> Vec<u8> {
-    use ami3::simulate::{add_bad_pixels, noiseless_image, simulate_from_image, SimSpec};
-    let (wl, th) = ami3::niriss::throughput::builtin_throughput("F480M").unwrap();
-    let spec = SimSpec {
-        nint,
-        ny: 80,
-        nx: 80,
-        bandpass: ami3::analyze::bandpass::from_throughput(&wl, &th).unwrap(),
-        counts: 3e6,
-        read_noise: 15.0,
-        offset_px: (0.21, 1.87),
-        target: "LONG-CUBE".into(),
-        ..SimSpec::point_source(11)
-    };
-    let mut e = simulate_from_image(&spec, &noiseless_image(&spec), name);
-    add_bad_pixels(&mut e, spec.seed);
-    exposure_fits(&e)
+    ami3::simulate::exposure_fits(&ami3::simulate::long_cube(nint, name))
 }
 
 #[test]
